@@ -1,0 +1,43 @@
+# The two commands a new user needs:  `make run`  (the main job on embedded defaults)  and  `make test`.
+# Both build the virtual environment in .venv first. Needs Python 3.11+, make and git.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.axia-installed
+
+.PHONY: setup run test lint check-nbdev nbtest pytest bench readme docs clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "axia needs Python 3.11 or newer"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python jobs/main_job.py
+
+test: lint check-nbdev nbtest pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check axia tests bench jobs tools
+
+check-nbdev: $(STAMP)
+	bash tools/check_nbdev.sh
+
+nbtest: $(STAMP)
+	$(BIN)/nbdev-test --n_workers 2
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+bench: $(STAMP)
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+readme: $(STAMP)
+	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README
+
+clean:
+	rm -rf $(VENV) .axia _docs _proc .pytest_cache

@@ -1,0 +1,1 @@
+"Market-data sources: MetaTrader 5, yfinance, and the synthetic generator."
