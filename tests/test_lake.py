@@ -1,0 +1,333 @@
+"L4 Parquet lake: the same tests on a local directory and on S3 (moto's real HTTP server)."
+from __future__ import annotations
+import io, logging, os, threading
+import boto3
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from pandas.testing import assert_frame_equal
+
+from axia.core import InvalidBars, InvalidSymbol, as_ohlcv, is_market_open, is_synthetic, mark_synthetic
+from axia.ports import IOhlcvDataRepository
+from axia.tiers import s3 as lake
+from axia.tiers.s3 import S3OhlcvDataRepository
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def bars(start, end, freq="1min", seed=0, trading_only=True) -> pd.DataFrame:
+    t = pd.date_range(start, end, freq=freq, inclusive="left", tz="UTC", name="time").as_unit("ns")
+    t = pd.DatetimeIndex(t[is_market_open(t)] if trading_only else t, freq=None)
+    rng = np.random.default_rng(seed)
+    close = 150 + np.cumsum(rng.normal(0, 0.01, len(t)))
+    open_ = np.r_[close[0], close[:-1]] if len(t) else close
+    return as_ohlcv(pd.DataFrame({"open": open_, "high": np.maximum(open_, close) + 0.004,
+                                  "low": np.minimum(open_, close) - 0.004, "close": close,
+                                  "tick_volume": rng.integers(0, 90, len(t)), "spread": rng.integers(0, 9, len(t)),
+                                  "real_volume": rng.integers(0, 10**9, len(t))}, index=t))
+
+
+class Lake:
+    "One backend: how to build a repository on it and how to look at what it stores."
+    def __init__(self, kind, root, endpoint=None):
+        self.kind, self.root, self.endpoint = kind, root, endpoint
+
+    def repo(self, **kw) -> S3OhlcvDataRepository:
+        return S3OhlcvDataRepository(self.root, endpoint_url=self.endpoint, **kw)
+
+    def objects(self) -> list[str]:
+        "Every stored file (local) or object (S3), relative to the root."
+        if self.kind == "local":
+            return sorted(os.path.relpath(os.path.join(d, f), self.root) for d, _, fs in os.walk(self.root) for f in fs)
+        bucket = self.root[len("s3://"):]
+        resp = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1").list_objects_v2(Bucket=bucket)
+        return sorted(o["Key"] for o in resp.get("Contents", []))
+
+    def data_files(self) -> list[str]: return [p for p in self.objects() if p.endswith("/data.parquet")]
+
+    def path(self, rel: str) -> str: return rel if self.kind == "local" else f"{self.root[len('s3://'):]}/{rel}"
+
+    def put_bytes(self, rel: str, data: bytes):
+        repo = self.repo()
+        with repo.fs.open_output_stream(f"{repo.base}/{rel}") as f: f.write(data)
+
+    def get_bytes(self, rel: str) -> bytes:
+        repo = self.repo()
+        with repo.fs.open_input_stream(f"{repo.base}/{rel}") as f: return f.read()
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path) -> Lake:
+    if request.param == "local": return Lake("local", str(tmp_path / "lake"))
+    return Lake("s3", request.getfixturevalue("s3_bucket"), request.getfixturevalue("moto_server"))
+
+
+M1_KEY = "ohlcv/symbol=USDJPY/timeframe=M1/year=2026/month=10/data.parquet"
+
+
+def test_is_a_repository(store):
+    repo = store.repo()
+    assert isinstance(repo, IOhlcvDataRepository) and repo.name == "s3"
+    assert store.objects() == []            # construction touches nothing
+
+
+def test_round_trip_exact(store):
+    repo, df = store.repo(), bars("2026-09-28", "2026-11-03")
+    assert repo.save_ohlcv_data("USDJPY", "M1", df) == len(df)
+    back = repo.load_ohlcv("USDJPY", "M1")
+    assert_frame_equal(back, df, check_exact=True)
+    assert back.index.name == "time" and str(back.index.dtype) == "datetime64[ns, UTC]"
+    assert back.attrs == {"synthetic": False}
+    assert store.data_files() == [f"ohlcv/symbol=USDJPY/timeframe=M1/year=2026/month={m}/data.parquet" for m in (10, 11, 9)]
+    assert_frame_equal(repo.read("USDJPY", "M1", pd.Timestamp("2026-10-05 10:00", tz="UTC"), pd.Timestamp("2026-10-06 10:00")),
+                       df.loc["2026-10-05 10:00":"2026-10-06 09:59"])
+
+
+@pytest.mark.parametrize("tf, freq", [("H1", "1h"), ("D1", "1D"), ("W1", "7D"), ("MN1", "30D")])
+def test_every_timeframe_is_partitioned_by_year_and_month(store, tf, freq):
+    layout = "year=2026/month=10"
+    repo, df = store.repo(), bars("2026-10-05", "2026-10-30", freq=freq, trading_only=False)
+    repo.save_ohlcv_data("USDJPY", tf, df)
+    assert store.data_files() == [f"ohlcv/symbol=USDJPY/timeframe={tf}/{layout}/data.parquet"]
+    assert_frame_equal(repo.load_ohlcv("USDJPY", tf), df)
+
+
+def test_overlap_never_duplicates_and_newer_wins(store):
+    repo, df = store.repo(), bars("2026-10-01", "2026-11-10")
+    repo.save_ohlcv_data("USDJPY", "M1", df.loc[:"2026-10-20"])
+    newer = df.loc["2026-10-15":].copy()
+    newer[["open", "high", "low", "close"]] += 1.0
+    repo.save_ohlcv_data("USDJPY", "M1", newer)
+    repo.save_ohlcv_data("USDJPY", "M1", newer)           # the same save again changes nothing
+    back = repo.load_ohlcv("USDJPY", "M1")
+    assert back.index.is_unique and back.index.is_monotonic_increasing
+    assert_frame_equal(back, pd.concat([df.loc[:"2026-10-14"], newer]))
+
+
+def test_reads_only_the_partitions_of_the_range(store, monkeypatch):
+    repo = store.repo(clock=lambda: pd.Timestamp("2026-11-20", tz="UTC"))
+    repo.save_ohlcv_data("USDJPY", "M1", bars("2026-06-01", "2026-11-20"))
+    opened = []
+    real = repo._load_partition
+    monkeypatch.setattr(repo, "_load_partition", lambda key, *a, **k: opened.append(key) or real(key, *a, **k))
+    window = repo.load_ohlcv("USDJPY", "M1", start_date="2026-09-20", end_date="2026-10-20")
+    assert [k.rsplit("/", 1)[1] for k in opened] == ["month=9", "month=10"]
+    assert window.index[0] >= pd.Timestamp("2026-09-20", tz="UTC") and window.index[-1] < pd.Timestamp("2026-10-20", tz="UTC")
+    opened.clear()
+    last = repo.load_ohlcv("USDJPY", "M1", days=3)           # the last 3 days by the repository's clock
+    assert [k.rsplit("/", 1)[1] for k in opened] == ["month=11"]
+    assert last.index[0] >= pd.Timestamp("2026-11-17", tz="UTC")
+    assert repo._generate_partition_keys("USDJPY", "M1", "2026-10-31 23:00", "2026-11-01") == \
+        ["ohlcv/symbol=USDJPY/timeframe=M1/year=2026/month=10"]
+
+
+def test_empty_results_are_empty_frames(store):
+    repo = store.repo()
+    for df in [repo.load_ohlcv("USDJPY", "M1"), repo.load_ohlcv("USDJPY", "M1", start_date="2026-01-01", end_date="2026-02-01"),
+               repo.get("USDJPY", "M1", hours=24)]:
+        assert df.empty and list(df.columns) == ["open", "high", "low", "close", "tick_volume", "spread", "real_volume"]
+        assert str(df.index.dtype) == "datetime64[ns, UTC]" and df.index.name == "time"
+    repo.save_ohlcv_data("USDJPY", "M1", bars("2026-10-05", "2026-10-06"))
+    assert repo.load_ohlcv("USDJPY", "M1", start_date="2026-10-07", end_date="2026-10-08").empty
+    assert repo.load_ohlcv("USDJPY", "M1", start_date="2026-10-06", end_date="2026-10-05").empty
+    assert repo.save_ohlcv_data("USDJPY", "M1", bars("2026-10-10", "2026-10-10")) == 0
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbage", "foreign schema"])
+def test_corrupt_partition_is_skipped_and_reported(store, how, caplog, tmp_path):
+    repo = store.repo()
+    df = bars("2026-09-01", "2026-12-01")
+    repo.save_ohlcv_data("USDJPY", "M1", df)
+    good = store.get_bytes(M1_KEY)
+    if how == "truncated": bad = good[: len(good) // 2]
+    elif how == "garbage": bad = b"not parquet at all"
+    else:
+        pq.write_table(pq.read_table(io.BytesIO(good)).drop_columns(["spread"]), tmp_path / "x.parquet")
+        bad = (tmp_path / "x.parquet").read_bytes()
+    store.put_bytes(M1_KEY, bad)
+    with caplog.at_level(logging.WARNING, logger="axia.tiers.s3"):
+        back = repo.load_ohlcv("USDJPY", "M1", start_date="2026-09-01", end_date="2026-12-01")
+    assert repo.stats["corrupt_partitions"] == 1
+    assert "month=10" in caplog.text
+    assert_frame_equal(back, df.drop(df.loc["2026-10"].index))
+    # a later save rewrites the partition and keeps the unreadable file aside
+    repo.save_ohlcv_data("USDJPY", "M1", df.loc["2026-10"])
+    assert_frame_equal(repo.load_ohlcv("USDJPY", "M1"), df)
+    assert any(".data.parquet.corrupt-" in p for p in store.objects())
+
+
+HOSTILE = ["../x", "a/b", "sym=1", "*", "EUR USD", "", "A" * 33, "..", "x\x00", "/etc/passwd", "a\\b", None]
+
+
+@pytest.mark.parametrize("symbol", HOSTILE)
+def test_hostile_symbols_touch_nothing(store, symbol):
+    repo, df = store.repo(), bars("2026-10-05", "2026-10-06")
+    with pytest.raises(InvalidSymbol):
+        repo.save_ohlcv_data(symbol, "M1", df)
+    with pytest.raises(InvalidSymbol):
+        repo.load_ohlcv(symbol, "M1")
+    if symbol is not None:                        # coverage(None) means every symbol
+        with pytest.raises(InvalidSymbol):
+            repo.coverage(symbol)
+    assert store.objects() == []
+    if store.kind == "local": assert not os.path.exists(store.root)
+
+
+def test_invalid_bars_touch_nothing(store):
+    repo, df = store.repo(), bars("2026-10-05", "2026-10-06")
+    broken = df.copy(); broken.iloc[3, 1] = 1.0     # high below open
+    for bad in [broken, df.iloc[::-1], df.tz_convert("Asia/Tokyo"), df.set_axis(df.index.as_unit("us"))]:
+        with pytest.raises(InvalidBars):
+            repo.save_ohlcv_data("USDJPY", "M1", bad)
+    assert store.objects() == []
+
+
+def test_synthetic_flag_round_trip_and_no_mixing(store):
+    repo = store.repo()
+    fake = mark_synthetic(bars("2026-10-05", "2026-10-07"))
+    real = bars("2026-10-06", "2026-10-08", seed=3)
+    repo.save_ohlcv_data("DEMO", "M1", fake)
+    assert is_synthetic(repo.load_ohlcv("DEMO", "M1"))
+    repo.save_ohlcv_data("USDJPY", "M1", real)
+    assert not is_synthetic(repo.load_ohlcv("USDJPY", "M1"))
+    with pytest.raises(InvalidBars, match="refusing to merge synthetic bars"):
+        repo.save_ohlcv_data("USDJPY", "M1", fake)
+    with pytest.raises(InvalidBars, match="refusing to merge real bars"):
+        repo.save_ohlcv_data("DEMO", "M1", real)
+    assert_frame_equal(repo.load_ohlcv("USDJPY", "M1"), real)       # nothing of the refused saves landed
+    meta = pq.ParquetFile(io.BytesIO(store.get_bytes("ohlcv/symbol=DEMO/timeframe=M1/year=2026/month=10/data.parquet"))).schema_arrow.metadata
+    assert meta[b"axia.synthetic"] == b"1"
+
+
+def test_refused_save_writes_no_partition(store):
+    "A save spanning two partitions, refused in the second, leaves the first untouched."
+    repo = store.repo()
+    repo.save_ohlcv_data("USDJPY", "M1", mark_synthetic(bars("2026-11-02", "2026-11-03")))
+    with pytest.raises(InvalidBars):
+        repo.save_ohlcv_data("USDJPY", "M1", bars("2026-10-28", "2026-11-03"))
+    assert [p.rsplit("/", 2)[1] for p in store.data_files()] == ["month=11"]
+
+
+def test_readable_without_axia(store):
+    repo = store.repo()
+    df = bars("2026-10-26", "2026-11-03")
+    repo.save_ohlcv_data("USDJPY", "M1", df)
+    repo.save_ohlcv_data("EURUSD", "D1", bars("2026-01-01", "2026-10-01", freq="1D", trading_only=False))
+    dataset = ds.dataset(f"{repo.base}/ohlcv", filesystem=repo.fs, format="parquet", partitioning="hive")
+    t = dataset.to_table(filter=(ds.field("symbol") == "USDJPY") & (ds.field("timeframe") == "M1"))
+    assert t.num_rows == len(df) and str(t.schema.field("time").type) == "timestamp[ns, tz=UTC]"
+    if store.kind == "local":
+        # one glob with hive partitioning reads the whole lake: every file sits at the same depth
+        q = "select symbol, timeframe, count(*) n from read_parquet('{}', hive_partitioning=true) group by all order by all"
+        assert duckdb.sql(q.format(f"{store.root}/ohlcv/**/*.parquet")).fetchall() == [("EURUSD", "D1", 273), ("USDJPY", "M1", len(df))]
+        nov = "select count(*) from read_parquet('{}', hive_partitioning=true) where timeframe = 'D1' and year = 2026 and month = 9"
+        assert duckdb.sql(nov.format(f"{store.root}/ohlcv/**/*.parquet")).fetchall() == [(30,)]
+        assert duckdb.sql(q.format(f"{store.root}/ohlcv/symbol=USDJPY/**/*.parquet")).fetchall() == [("USDJPY", "M1", len(df))]
+        p = pd.read_parquet(f"{store.root}/ohlcv/symbol=USDJPY/timeframe=M1")
+        assert len(p) == len(df) and str(p["time"].dtype) == "datetime64[ns, UTC]"
+        assert (p.set_index("time")["close"].sort_index().to_numpy() == df["close"].to_numpy()).all()
+
+
+def test_coverage_and_listing(store):
+    repo = store.repo()
+    a, b = bars("2026-09-28", "2026-11-03"), bars("2025-12-01", "2026-02-01", freq="1D", trading_only=False)
+    repo.save_ohlcv_data("USDJPY", "M1", a)
+    repo.save_ohlcv_data("EURUSD", "D1", b)
+    assert repo.symbols() == ["EURUSD", "USDJPY"] and repo.series() == [("EURUSD", "D1"), ("USDJPY", "M1")]
+    cov = repo.coverage()
+    assert cov[["symbol", "timeframe", "bars", "partitions"]].values.tolist() == [["EURUSD", "D1", len(b), 2],
+                                                                                ["USDJPY", "M1", len(a), 3]]
+    assert cov.loc[1, "first"] == a.index[0] and cov.loc[1, "last"] == a.index[-1] and (cov.bytes > 0).all()
+    assert repo.coverage("USDJPY", "M1").bars.tolist() == [len(a)]
+    assert repo.coverage(timeframe="D1").symbol.tolist() == ["EURUSD"]
+
+
+def test_crash_before_commit_keeps_old_file(store, monkeypatch):
+    repo, df = store.repo(), bars("2026-10-05", "2026-10-10")
+    repo.save_ohlcv_data("USDJPY", "M1", df)
+    before = store.objects()
+    def crash(*a, **k): raise RuntimeError("simulated crash while encoding")
+    monkeypatch.setattr(lake, "_encode", crash)
+    with pytest.raises(RuntimeError):
+        repo.save_ohlcv_data("USDJPY", "M1", bars("2026-10-08", "2026-10-20", seed=5))
+    assert store.objects() == before
+    assert_frame_equal(repo.load_ohlcv("USDJPY", "M1"), df)
+
+
+@pytest.mark.parametrize("where", ["fsync", "replace"])
+def test_local_crash_midway_keeps_old_file(tmp_path, monkeypatch, where):
+    "The temp file is written (partly, or wholly) but never renamed: the old file is intact and readable."
+    repo, df = S3OhlcvDataRepository(tmp_path), bars("2026-10-05", "2026-10-10")
+    repo.save_ohlcv_data("USDJPY", "M1", df)
+    old = (tmp_path / M1_KEY).read_bytes()
+    def crash(*a, **k): raise OSError(f"simulated crash in {where}")
+    monkeypatch.setattr(lake.os, where, crash)
+    with pytest.raises(OSError, match="simulated crash"):
+        repo.save_ohlcv_data("USDJPY", "M1", bars("2026-10-08", "2026-10-20", seed=5))
+    monkeypatch.undo()
+    assert (tmp_path / M1_KEY).read_bytes() == old
+    assert_frame_equal(S3OhlcvDataRepository(tmp_path).load_ohlcv("USDJPY", "M1"), df)
+    assert not [f for f in os.listdir((tmp_path / M1_KEY).parent) if f.endswith(".tmp")]
+
+
+def test_concurrent_local_writers_lose_nothing(tmp_path):
+    "Eight writers, each with its own repository, save disjoint days into the same partition at once."
+    days = [bars(f"2026-10-{d:02d}", f"2026-10-{d + 1:02d}", seed=d) for d in (5, 6, 7, 8, 9, 12, 13, 14)]
+    barrier = threading.Barrier(len(days))
+    def save(df):
+        barrier.wait()
+        S3OhlcvDataRepository(tmp_path).save_ohlcv_data("USDJPY", "M1", df)
+    threads = [threading.Thread(target=save, args=(d,)) for d in days]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    assert_frame_equal(S3OhlcvDataRepository(tmp_path).load_ohlcv("USDJPY", "M1"), pd.concat(days))
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+YEAR_NS = pd.Timestamp("2026-01-01", tz="UTC").value
+
+
+@st.composite
+def frames(draw, max_bars=60):
+    "Valid bars at random unique minutes spread over ~14 months (so across many partitions)."
+    n = draw(st.integers(1, max_bars))
+    minutes = draw(st.lists(st.integers(-60 * 24 * 40, 60 * 24 * 400), min_size=n, max_size=n, unique=True))
+    t = pd.DatetimeIndex(YEAR_NS + np.sort(np.array(minutes, dtype="int64")) * 60_000_000_000, tz="UTC", name="time")
+    price = st.floats(0.5, 500, allow_nan=False, allow_infinity=False)
+    o, c = np.array(draw(st.lists(price, min_size=n, max_size=n))), np.array(draw(st.lists(price, min_size=n, max_size=n)))
+    up = np.array(draw(st.lists(st.floats(0, 1), min_size=n, max_size=n)))
+    vol = st.lists(st.integers(0, 2**62), min_size=n, max_size=n)
+    return pd.DataFrame({"open": o, "high": np.maximum(o, c) + up, "low": np.minimum(o, c) * (1 - up / 2), "close": c,
+                         "tick_volume": np.array(draw(vol), dtype="int64"), "spread": np.array(draw(vol), dtype="int64"),
+                         "real_volume": np.array(draw(vol), dtype="int64")}, index=t)
+
+
+PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@PROPS
+@given(df=frames())
+def test_any_valid_frame_round_trips_bit_for_bit(tmp_path_factory, df):
+    repo = S3OhlcvDataRepository(tmp_path_factory.mktemp("lake"))
+    repo.save_ohlcv_data("USDJPY", "H1", df)
+    back = repo.load_ohlcv("USDJPY", "H1")
+    assert_frame_equal(back, df, check_exact=True)
+    for c in df.columns:                                   # same bits, not just equal values
+        assert (back[c].to_numpy().view("int64") == df[c].to_numpy().view("int64")).all()
+
+
+@PROPS
+@given(a=frames(), b=frames())
+def test_overlapping_saves_never_duplicate(tmp_path_factory, a, b):
+    repo = S3OhlcvDataRepository(tmp_path_factory.mktemp("lake"))
+    repo.save_ohlcv_data("USDJPY", "M1", a)
+    repo.save_ohlcv_data("USDJPY", "M1", b)
+    expected = pd.concat([a[~a.index.isin(b.index)], b]).sort_index()
+    back = repo.load_ohlcv("USDJPY", "M1")
+    assert back.index.is_unique
+    assert_frame_equal(back, expected, check_exact=True)
