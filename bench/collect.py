@@ -1,0 +1,54 @@
+"""Nightly collection: 45 tasks (5 pairs x 9 timeframes, 24 h each, dummy source) into a local lake and an
+embedded Redis; then 450 tasks (50 pairs) to check the run grows no faster than linearly.
+
+    python bench/collect.py
+Prints one line per figure: median, baseline median, ratio, goal.
+"""
+from __future__ import annotations
+import statistics, tempfile, time
+from pathlib import Path
+import pandas as pd
+from axia.collect import CollectOhlcvDataUseCase
+from axia.config import DEFAULT_SYMBOLS
+from axia.core import Timeframe
+from axia.sources.dummy import DummyOhlcvSource
+from axia.tiers.redis import EmbeddedRedis, RedisOhlcvDataRepository
+from axia.tiers.s3 import S3OhlcvDataRepository
+
+NOW = pd.Timestamp("2026-11-25 10:30", tz="UTC")   # a Wednesday: a full trading day behind it
+PAIRS_50 = DEFAULT_SYMBOLS + [f"{a}{b}" for a in ["AUD", "NZD", "CAD", "CHF", "XAU", "SGD", "HKD", "NOK", "SEK"]
+                              for b in ["USD", "JPY", "EUR", "GBP", "MXN"]][:45]
+
+
+def one_run(symbols, redis_url: str) -> float:
+    "Seconds for a first (backfilling) collection of `symbols` x 9 timeframes, 24 h each, into a fresh lake."
+    with tempfile.TemporaryDirectory() as d:
+        redis = RedisOhlcvDataRepository(redis_url, clock=lambda: NOW)
+        redis.client.run(lambda r: r.flushall())
+        uc = CollectOhlcvDataUseCase(DummyOhlcvSource(clock=lambda: NOW), S3OhlcvDataRepository(Path(d) / "lake"), redis,
+                                     symbols=symbols, timeframes=list(Timeframe), backfill_days=1,
+                                     clock=lambda: NOW, progress=False, runs_dir=Path(d) / "runs")
+        t0 = time.perf_counter()
+        rep = uc.run()
+        took = time.perf_counter() - t0
+        assert rep.ok and len(rep.tasks) == 9 * len(symbols), rep
+        return took
+
+
+def main():
+    assert len(set(PAIRS_50)) == 50
+    with tempfile.TemporaryDirectory() as d, EmbeddedRedis(d) as server:
+        one_run(DEFAULT_SYMBOLS[:1], server.url)                     # warm imports and caches
+        small, large = [], []
+        for _ in range(3):                     # interleaved, so a busy machine slows both sides alike
+            small.append(one_run(DEFAULT_SYMBOLS, server.url)); large.append(one_run(PAIRS_50, server.url))
+        small += [one_run(DEFAULT_SYMBOLS, server.url) for _ in range(2)]
+    m45, m450 = statistics.median(small), statistics.median(large)
+    print(f"collect 45 tasks (24 h each, lake + Redis): median {m45:.2f} s, baseline n/a, ratio n/a, goal <= 3.0 s "
+          f"[{'OK' if m45 <= 3.0 else 'MISSED'}]")
+    print(f"collect 450 tasks vs 45: median {m450:.2f} s, baseline median {m45:.2f} s, ratio {m450 / m45:.1f}, "
+          f"goal <= ~10 (linear) [{'OK' if m450 / m45 <= 10.5 else 'MISSED'}]")
+
+
+if __name__ == "__main__":
+    main()
