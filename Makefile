@@ -37,7 +37,7 @@ bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 readme: $(STAMP)
-	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README
+	$(BIN)/python tools/render_readme.py
 
 clean:
 	rm -rf $(VENV) .axia _docs _proc .pytest_cache
