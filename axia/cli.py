@@ -384,11 +384,8 @@ def _order_stack(settings):
         from axia.bootstrap import build_order_stack
         from axia.order_path import orders_report, set_kill_switch
     except ImportError: return None
-    stack = build_order_stack(settings)
-    pick = lambda *names: next((getattr(stack, n) for n in names if getattr(stack, n, None) is not None), None)
-    return dict(orders=pick("orders", "order_repository", "order_repo"),
-                kill_switch=pick("kill_switch", "kill_switch_repository", "kill_switch_repo"),
-                report=orders_report, set=set_kill_switch)
+    stack = build_order_stack(settings.model_copy(update={"order_executor": "paper"}))   # reading needs no terminal
+    return dict(orders=stack.orders, kill_switch=stack.kill_switch, report=orders_report, set=set_kill_switch)
 
 def cmd_orders(args, out=sys.stdout) -> int:
     o = _order_stack(_settings(args))

@@ -1,0 +1,305 @@
+"""The order path: queue → kill switch → validate → persist → claim → execute → record → delete."""
+from __future__ import annotations
+import threading, time, uuid
+from types import SimpleNamespace as NS
+
+import boto3
+from botocore.config import Config
+import pytest
+
+from axia.core import TierUnavailable
+from axia.orders import Order, OrderStatus as S, QueueMessage, order_message
+from axia.order_path import (KILL_SWITCH_REASON, Mt5OrderExecutor, PaperOrderExecutor, ProcessSqsOrderUseCase,
+                             SqsOrderQueue, format_orders, orders_report, set_kill_switch)
+from axia.tiers.dynamodb import DynamoDBKillSwitchRepository, DynamoDBOrderRepository, dynamodb_client
+from axia.tiers.sqlite import SqliteKillSwitchRepository, SqliteOrderQueue, SqliteOrderRepository
+from orders_support import AtomicMotoServer, Mt5OrderStandIn
+
+PRICES = {"USDJPY": 150.00, "EURUSD": 1.1000}
+
+
+@pytest.fixture(scope="module")
+def atomic_moto():
+    srv = AtomicMotoServer().start()
+    yield srv.url
+    srv.stop()
+
+
+def embedded(tmp_path, executor=None, visibility_timeout=0.5):
+    orders, ks = SqliteOrderRepository.in_data_dir(tmp_path), SqliteKillSwitchRepository.in_data_dir(tmp_path)
+    queue = SqliteOrderQueue.in_data_dir(tmp_path, visibility_timeout=visibility_timeout, poll_interval=0.02)
+    executor = executor or PaperOrderExecutor(PRICES.__getitem__)
+    return NS(orders=orders, kill_switch=ks, queue=queue, executor=executor,
+              path=ProcessSqsOrderUseCase(queue, orders, ks, executor))
+
+
+def on_aws(endpoint, executor=None, visibility_timeout=1):
+    client, prefix = dynamodb_client(endpoint), f"p{uuid.uuid4().hex[:10]}"
+    orders = DynamoDBOrderRepository(prefix, client=client); orders.create_tables()
+    ks = DynamoDBKillSwitchRepository(prefix, client=client)
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", config=Config(max_pool_connections=32))
+    url = sqs.create_queue(QueueName=f"{prefix}-orders", Attributes={"VisibilityTimeout": str(visibility_timeout)})["QueueUrl"]
+    queue = SqsOrderQueue(url, endpoint_url=endpoint)
+    executor = executor or PaperOrderExecutor(PRICES.__getitem__)
+    return NS(orders=orders, kill_switch=ks, queue=queue, executor=executor, sqs=sqs, url=url,
+              path=ProcessSqsOrderUseCase(queue, orders, ks, executor))
+
+
+@pytest.fixture(params=["embedded", "aws"])
+def system(request, tmp_path):
+    return embedded(tmp_path) if request.param == "embedded" else on_aws(request.getfixturevalue("atomic_moto"))
+
+
+def msg(oid, symbol="USDJPY", side="BUY", typ="MARKET", volume=0.1, **kw):
+    return order_message(oid, symbol, side, typ, volume, kw.get("price"), kw.get("stop_loss"), kw.get("take_profit"))
+
+
+def drain(system, workers=1, deadline_s=20.0, wait_seconds=0.0):
+    "Process until every message is deleted (messages left in flight come back after the visibility timeout)."
+    outcomes, lock, deadline = [], threading.Lock(), time.monotonic() + deadline_s
+
+    def left():
+        if isinstance(system.queue, SqliteOrderQueue): return len(system.queue)
+        a = system.sqs.get_queue_attributes(QueueUrl=system.url, AttributeNames=["ApproximateNumberOfMessages",
+                                                                              "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"])
+
+    def work():
+        while time.monotonic() < deadline:
+            got = system.path.run_once(max_messages=1, wait_seconds=wait_seconds)
+            with lock: outcomes.extend(got)
+            if not got and left() == 0: return
+            if not got: time.sleep(0.05)
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    assert left() == 0, "messages left in the queue"
+    return outcomes
+
+
+# --- the lifecycle -----------------------------------------------------------------------------------
+def test_lifecycle_end_to_end(system):
+    for body in [msg("a-1", stop_loss=149.5, take_profit=151.0),
+                 msg("a-2", "EURUSD", "SELL", "LIMIT", 0.2, price=1.0990, stop_loss=1.1050),
+                 msg("a-3", "USDJPY", "BUY", "LIMIT", 0.1, price=149.0),           # not marketable on paper
+                 msg("a-4", volume=0)]:                                            # invalid terms
+        system.queue.send(body)
+    out = {o.order_id: o for o in drain(system)}
+    assert {k: (v.action, v.status) for k, v in out.items()} == {
+        "a-1": ("executed", S.FILLED), "a-2": ("executed", S.FILLED), "a-3": ("executed", S.REJECTED), "a-4": ("rejected", S.REJECTED)}
+    a1 = system.orders.get("a-1")
+    assert (a1.fill_price, a1.filled_volume, a1.version, a1.broker_ticket) == (150.0, 0.1, 3, "paper-1")
+    assert "not marketable at 150.0" in system.orders.get("a-3").reason
+    assert "volume 0" in system.orders.get("a-4").reason
+    assert sorted(system.executor.executions) == ["a-1", "a-2", "a-3"]
+    assert all(o.deleted for o in out.values())
+
+
+# --- duplicates --------------------------------------------------------------------------------------
+def test_same_message_processed_by_100_threads_executes_once(tmp_path):
+    s = embedded(tmp_path)
+    s.queue.send(msg("dup-1"))
+    [m] = s.queue.receive()
+    results, barrier = [], threading.Barrier(100)
+
+    def deliver():
+        barrier.wait(); results.append(s.path.process(m))
+
+    threads = [threading.Thread(target=deliver) for _ in range(100)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    assert s.executor.executions == ["dup-1"]
+    assert [o.order_id for o in s.orders.recent()] == ["dup-1"] and s.orders.get("dup-1").status == S.FILLED
+    actions = [r.action for r in results]
+    assert actions.count("executed") == 1 and set(actions) <= {"executed", "duplicate", "in_flight"}
+
+
+@pytest.mark.parametrize("where", ["embedded", "aws"])
+def test_one_order_message_delivered_100_times_concurrently(where, tmp_path, request):
+    s = embedded(tmp_path) if where == "embedded" else on_aws(request.getfixturevalue("atomic_moto"))
+    for _ in range(100): s.queue.send(msg("dup-2", stop_loss=149.0))
+    outcomes = drain(s, workers=16, deadline_s=40)
+    assert s.executor.executions == ["dup-2"]                          # one execution
+    assert [o.order_id for o in s.orders.recent()] == ["dup-2"]        # one order
+    got = s.orders.get("dup-2")
+    assert (got.status, got.version) == (S.FILLED, 3)
+    # every message deleted; SQS may hand one out again if its visibility timeout lapses under load (at-least-once)
+    assert len({o.message_id for o in outcomes if o.deleted}) == 100
+    assert sum(o.action == "executed" for o in outcomes) == 1
+
+
+# --- the kill switch ---------------------------------------------------------------------------------
+def test_kill_switch_turned_on_mid_stream(tmp_path):
+    calls = []
+    def price(symbol):
+        calls.append(symbol)
+        if len(calls) == 5: set_kill_switch(s.kill_switch, True, "drawdown limit", "risk-bot")   # while order 5 executes
+        return PRICES[symbol]
+    s = embedded(tmp_path, PaperOrderExecutor(price))
+    for i in range(20): s.queue.send(msg(f"k-{i:02d}"))
+    out = drain(s)
+    assert s.executor.executions == [f"k-{i:02d}" for i in range(5)]   # nothing executes after the switch
+    after = [s.orders.get(f"k-{i:02d}") for i in range(5, 20)]
+    assert all(o.status == S.REJECTED and o.reason == KILL_SWITCH_REASON for o in after)
+    assert [o.action for o in out[5:]] == ["rejected"] * 15 and all(o.deleted for o in out)
+
+
+def test_kill_switch_refuses_everything_for_concurrent_workers(system):
+    set_kill_switch(system.kill_switch, True, "maintenance", "ops")
+    for i in range(10): system.queue.send(msg(f"m-{i}"))
+    out = drain(system, workers=4)
+    assert system.executor.executions == []
+    assert len(out) == 10 and {(o.action, o.status, o.reason) for o in out} == {("rejected", S.REJECTED, KILL_SWITCH_REASON)}
+    set_kill_switch(system.kill_switch, False, "done", "ops")
+    system.queue.send(msg("m-after"))
+    drain(system)
+    assert system.executor.executions == ["m-after"]
+
+
+def test_kill_switch_checked_again_right_before_execution(tmp_path):
+    s = embedded(tmp_path)
+    s.orders.create(Order.new("late", "USDJPY", "BUY", "MARKET", 0.1))
+    claim = s.orders.update_status
+    def claim_then_switch(order_id, status, expected_version, **kw):   # the switch goes on between claim and execution
+        out = claim(order_id, status, expected_version, **kw)
+        if status == S.SUBMITTED: s.kill_switch.set(True, "now", "ops")
+        return out
+    s.orders.update_status = claim_then_switch
+    s.queue.send(msg("late"))
+    [o] = s.path.run_once()
+    assert s.executor.executions == [] and (o.status, o.reason) == (S.REJECTED, KILL_SWITCH_REASON)
+
+
+# --- validation and bad messages ---------------------------------------------------------------------
+def test_bad_messages(tmp_path):
+    s = embedded(tmp_path)
+    for body in ["{not json", '{"client_order_id": "../../x", "symbol": "USDJPY"}', msg("h-1", "EUR/USD"),
+                 msg("h-2", side="HOLD"), msg("v-1", volume=-1), msg("v-2", typ="STOP"),
+                 msg("v-3", side="SELL", price=150.0, stop_loss=149.0)]:
+        s.queue.send(body)
+    out = {(o.order_id or "-") + str(i): o for i, o in enumerate(drain(s))}
+    actions = [o.action for o in out.values()]
+    assert actions == ["invalid", "invalid", "invalid", "invalid", "rejected", "rejected", "rejected"]
+    assert {o.order_id for o in s.orders.recent()} == {"v-1", "v-2", "v-3"}     # hostile or unusable: never stored
+    assert "needs a price" in s.orders.get("v-2").reason and "must be above the price" in s.orders.get("v-3").reason
+    assert s.executor.executions == [] and len(s.queue) == 0
+
+
+# --- a message goes only after its outcome is stored -------------------------------------------------
+def test_message_kept_until_outcome_is_stored_and_never_executed_twice(tmp_path):
+    s = embedded(tmp_path, visibility_timeout=0.2)
+    s.path.max_receives = 3
+    real = s.orders.update_status
+    def store_fails_once(order_id, status, expected_version, **kw):
+        if status == S.FILLED and not getattr(store_fails_once, "failed", False):
+            store_fails_once.failed = True
+            raise TierUnavailable("DynamoDB unreachable: simulated")
+        return real(order_id, status, expected_version, **kw)
+    s.orders.update_status = store_fails_once
+    s.queue.send(msg("f-1"))
+    with pytest.raises(TierUnavailable):
+        s.path.run_once()
+    assert len(s.queue) == 1 and s.executor.executions == ["f-1"]        # not deleted: its outcome is not stored
+    outs = []
+    while len(s.queue):
+        time.sleep(0.25); outs += s.path.run_once()
+    assert s.executor.executions == ["f-1"]                                # redelivery executed nothing
+    assert [o.action for o in outs] == ["in_flight", "invalid"] and "reconcile" in s.orders.get("f-1").reason
+
+
+# --- MetaTrader 5 ------------------------------------------------------------------------------------
+def mt5_exec(script=(), **kw):
+    mt5 = Mt5OrderStandIn(script)
+    return mt5, Mt5OrderExecutor(mt5, **kw)
+
+
+def test_mt5_request_shape():
+    mt5, ex = mt5_exec()
+    buy = ex.request(Order.new("r1", "USDJPY", "BUY", "MARKET", 0.1, stop_loss=149.0))
+    sell = ex.request(Order.new("r2", "USDJPY", "SELL", "MARKET", 0.1))
+    lim = ex.request(Order.new("r3-with-a-very-long-client-order-id", "EURUSD", "SELL", "LIMIT", 0.2, price=1.12, take_profit=1.10))
+    assert (buy["action"], buy["type"], buy["price"], buy["sl"], buy["tp"]) == (1, 0, 150.02, 149.0, 0.0)
+    assert (sell["type"], sell["price"], sell["type_filling"]) == (1, 150.00, mt5.ORDER_FILLING_IOC)
+    assert (lim["action"], lim["type"], lim["price"], lim["type_filling"]) == (5, 3, 1.12, mt5.ORDER_FILLING_RETURN)
+    assert len(lim["comment"]) <= 31 and buy["magic"] == lim["magic"] and buy["type_time"] == mt5.ORDER_TIME_GTC
+    stop = ex.request(Order.new("r4", "USDJPY", "BUY", "STOP", 0.1, price=151.0))
+    assert stop["type"] == mt5.ORDER_TYPE_BUY_STOP
+
+
+@pytest.mark.parametrize("script, status, reason, attempts", [
+    ([10009], S.FILLED, "retcode 10009 DONE: Request executed", 1),
+    ([10004, 10004, 10009], S.FILLED, "10009 DONE", 3),
+    ([10004, 10004, 10004], S.REJECTED, "retcode 10004 REQUOTE after 3 attempts: Requote", 3),
+    ([10006], S.REJECTED, "retcode 10006 REJECT: Request rejected", 1),
+    ([10031], S.REJECTED, "retcode 10031 CONNECTION: No connection with the trade server (no connection to the trade server)", 1),
+    ([None], S.REJECTED, "order_send returned None: (-10004, 'No IPC connection')", 1),
+    ([10010], S.PARTIALLY_FILLED, "10010 DONE_PARTIAL", 1),
+    ([10012], S.REJECTED, "state unknown: check the terminal", 1),
+])
+def test_mt5_retcodes(script, status, reason, attempts):
+    mt5, ex = mt5_exec(script)
+    out = ex.execute(Order.new("x", "USDJPY", "BUY", "MARKET", 0.2))
+    assert (out.status, out.attempts) == (status, attempts) and reason in out.reason
+    assert len(mt5.requests) == attempts
+    if attempts > 1: assert mt5.requests[-1]["price"] > mt5.requests[0]["price"]     # retried at a fresh price
+    if status == S.FILLED: assert (out.fill_price, out.filled_volume, out.broker_ticket) == (mt5.requests[-1]["price"], 0.2, str(5_000_000 + attempts))
+
+
+def test_mt5_unknown_symbol_and_placed():
+    mt5, ex = mt5_exec([10008])
+    assert "no price for GBPUSD" in ex.execute(Order.new("u", "GBPUSD", "BUY", "MARKET", 0.1)).reason
+    placed = ex.execute(Order.new("p", "USDJPY", "BUY", "LIMIT", 0.1, price=149.0))
+    assert (placed.status, placed.broker_ticket) == (S.SUBMITTED, "5000001")
+
+
+def test_mt5_through_the_order_path(tmp_path):
+    mt5, ex = mt5_exec([10009, 10004, 10009, 10006, 10031, 10008])
+    s = embedded(tmp_path, ex)
+    for i, typ in enumerate(["MARKET"] * 4 + ["LIMIT"]):
+        s.queue.send(msg(f"t-{i}", typ=typ, price=149.0 if typ == "LIMIT" else None))
+    drain(s)
+    got = {f"t-{i}": s.orders.get(f"t-{i}") for i in range(5)}
+    assert {k: o.status for k, o in got.items()} == {"t-0": S.FILLED, "t-1": S.FILLED, "t-2": S.REJECTED,
+                                                     "t-3": S.REJECTED, "t-4": S.SUBMITTED}
+    assert "REJECT" in got["t-2"].reason and "no connection" in got["t-3"].reason
+    assert got["t-4"].broker_ticket and got["t-4"].version == 3          # resting at the broker, ticket recorded
+    s.queue.send(msg("t-4", typ="LIMIT", price=149.0))                   # a late duplicate of the resting order
+    [dup] = s.path.run_once()
+    assert dup.action == "duplicate" and len(mt5.requests) == 6
+
+
+# --- executors and CLI helpers -----------------------------------------------------------------------
+def test_paper_executor_prices():
+    ex = PaperOrderExecutor(lambda s: {"USDJPY": 150.0}[s] if s == "USDJPY" else float("nan"))
+    assert ex.execute(Order.new("a", "USDJPY", "SELL", "LIMIT", 1, price=149.0)).fill_price == 150.0   # marketable
+    assert ex.execute(Order.new("b", "USDJPY", "BUY", "STOP", 1, price=149.0)).status == S.FILLED
+    assert "no price for EURUSD: nan" in ex.execute(Order.new("c", "EURUSD", "BUY", "MARKET", 1)).reason
+
+
+def test_cli_helpers(tmp_path):
+    s = embedded(tmp_path)
+    assert format_orders([]) == "no orders"
+    s.queue.send(msg("c-1")); drain(s)
+    report = orders_report(s.orders, s.kill_switch, limit=5)
+    assert report.startswith("kill switch: off (never set)") and "c-1" in report and "FILLED" in report
+    st = set_kill_switch(s.kill_switch, True, " broker outage ", "alice")
+    assert (st.active, st.reason, st.who) == (True, "broker outage", "alice")
+    assert "ON — set by alice" in orders_report(s.orders, s.kill_switch)
+    for bad in [dict(reason="x", who=""), dict(reason="  ", who="bob")]:
+        with pytest.raises(ValueError, match="say"):
+            set_kill_switch(s.kill_switch, True, **bad)
+
+
+def test_sqs_queue_adapter(atomic_moto):
+    s = on_aws(atomic_moto, visibility_timeout=1)
+    mid = s.queue.send("hello")
+    [m] = s.queue.receive(wait_seconds=1)
+    assert (m.body, m.message_id, m.receive_count) == ("hello", mid, 1) and isinstance(m, QueueMessage)
+    assert s.queue.receive() == []                              # hidden while in flight
+    time.sleep(1.1)
+    [again] = s.queue.receive(wait_seconds=1)
+    assert again.receive_count == 2
+    s.queue.delete(again.receipt_handle)
+    time.sleep(1.1)
+    assert s.queue.receive() == []
