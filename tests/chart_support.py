@@ -1,0 +1,89 @@
+"Shared by the chart, app and browser tests: a data dir with dummy bars in its lake, and app pages with injected stacks."
+from __future__ import annotations
+import os, socket, subprocess, time, urllib.request
+from pathlib import Path
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SCRIPT = ROOT / "apps" / "axia_app.py"
+SYMBOLS, TIMEFRAMES = ["USDJPY", "EURUSD"], ["H1", "H4"]
+
+
+def fill_lake(data_dir: Path, days: int = 35, symbols=SYMBOLS, timeframes=TIMEFRAMES) -> dict[tuple[str, str], int]:
+    "Write `days` of dummy bars up to now into the lake of `data_dir`; returns bars written per (symbol, timeframe)."
+    from axia.bootstrap import build_lake
+    from axia.config import Settings
+    from axia.core import utc_now
+    from axia.sources.dummy import DummyOhlcvSource
+    lake, dummy, now = build_lake(Settings(data_dir=data_dir)), DummyOhlcvSource(), utc_now()
+    return {(s, tf): lake.write(s, tf, dummy.fetch(s, tf, now - pd.Timedelta(days=days), now))
+            for s in symbols for tf in timeframes}
+
+
+def app_env(data_dir: Path, redis_url: str, source: str = "dummy") -> dict[str, str]:
+    "The environment the app reads its settings from."
+    return {"AXIA_DATA_DIR": str(data_dir), "AXIA_REDIS_URL": redis_url, "AXIA_SOURCE": source,
+            "AXIA_SYMBOLS": ",".join(SYMBOLS), "AXIA_TIMEFRAMES": "M15,H1,H4,D1"}
+
+
+def injected_page(data_dir: str, redis_url: str, live: list):
+    """An app page (for `AppTest.from_function`) on real tiers with the live sources named in `live`:
+    "broken" always raises SourceUnavailable, "dummy" is the synthetic source. Runs `axia.app.main(stack)`."""
+    from axia.app import main
+    from axia.bootstrap import Stack, build_lake, build_memory, build_redis
+    from axia.config import Settings
+    from axia.core import SourceUnavailable
+    from axia.ports import IOhlcvSource
+    from axia.provider import OhlcvDataProvider, routes_with_sources
+    from axia.sources.dummy import DummyOhlcvSource
+
+    class BrokenSource(IOhlcvSource):
+        name = "broken"
+        def fetch(self, symbol, timeframe, start, end): raise SourceUnavailable("terminal not running (test)")
+
+    settings = Settings(data_dir=data_dir, redis_url=redis_url, symbols=["USDJPY", "EURUSD"])
+    sources = {n: BrokenSource() if n == "broken" else DummyOhlcvSource() for n in live}
+    lake, redis, memory = build_lake(settings), build_redis(settings), build_memory(settings)
+    provider = OhlcvDataProvider({"memory": memory, "redis": redis, "s3": lake}, sources,
+                                 routes_with_sources(list(sources)), source_timeout=5)
+    main(Stack(settings, lake, redis, memory, sources, provider, source_name=live[0]))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    "`streamlit run apps/axia_app.py` as the CLI starts it (axia.app.streamlit_command), on a free port."
+    def __init__(self, env: dict[str, str], port: int | None = None, script: Path = APP_SCRIPT):
+        self.env, self.port, self.proc, self.script = {**os.environ, **env}, port or free_port(), None, script
+
+    @property
+    def url(self) -> str: return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> "AppServer":
+        from axia.app import streamlit_command
+        self.log = open(Path(self.env["AXIA_DATA_DIR"]) / f"streamlit-{self.port}.log", "wb")
+        self.proc = subprocess.Popen(streamlit_command(self.script, self.port) + ["--server.address", "127.0.0.1"],
+                                     env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None: raise RuntimeError(f"streamlit exited with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=1) as r:
+                    if r.status == 200: return self
+            except OSError: time.sleep(0.1)
+        raise RuntimeError(f"streamlit did not answer on {self.url} within {timeout} s")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try: self.proc.wait(10)
+            except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait(5)
+        if getattr(self, "log", None): self.log.close()
+
+    def __enter__(self): return self.start()
+    def __exit__(self, *exc): self.stop()
+

@@ -1,0 +1,133 @@
+"The Streamlit app, run in-process by AppTest: the production script on the environment's settings, and pages on injected stacks."
+from __future__ import annotations
+import json
+import pytest
+from streamlit.testing.v1 import AppTest
+from chart_support import APP_SCRIPT, app_env, fill_lake, injected_page
+
+TIMEOUT = 60
+
+
+def figure(at) -> dict:
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1, f"expected one chart, got {len(charts)}"
+    return json.loads(charts[0].proto.spec)
+
+
+def metrics(at) -> dict: return {m.label: m.value for m in at.metric}
+
+
+def table(at, column: str):
+    "The first table shown with `column` (the steps table has `step`, lake coverage has `symbol`)."
+    found = [t.value for t in at.table if column in t.value.columns]
+    assert found, f"no table with a {column!r} column"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("axia-app")
+    fill_lake(d)
+    return d
+
+
+@pytest.fixture
+def app(data_dir, redis_url, monkeypatch):
+    "The production script (apps/axia_app.py), configured only through AXIA_* variables."
+    for k, v in app_env(data_dir, redis_url).items(): monkeypatch.setenv(k, v)
+    return AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT).run()
+
+
+def test_launcher_is_the_checked_in_script():
+    from axia.app import LAUNCHER, app_script
+    assert APP_SCRIPT.read_text() == LAUNCHER
+    assert app_script() == APP_SCRIPT
+
+
+def test_app_runs_and_draws_the_first_symbol(app):
+    assert not app.exception
+    fig = figure(app)
+    assert [t["type"] for t in fig["data"]] == ["candlestick", "bar"]
+    assert fig["layout"]["title"]["text"].startswith("USDJPY · H1 · from ")
+    assert "SYNTHETIC" in fig["layout"]["title"]["text"]           # the lake holds dummy bars
+    assert app.sidebar.selectbox(key="symbol").options == ["USDJPY", "EURUSD"]
+    assert app.sidebar.selectbox(key="timeframe").options == ["M15", "H1", "H4", "D1"]
+    m = metrics(app)
+    assert m["Synthetic"] == "yes" and int(m["Bars"].replace(",", "")) > 400   # 30 days of H1
+    assert m["Served by"] != "dummy"                                # the lake answered, not the live source
+
+
+def test_selectors_change_the_chart(app):
+    before = figure(app)
+    app.sidebar.selectbox(key="symbol").select("EURUSD").run()
+    eur = figure(app)
+    assert not app.exception
+    assert eur["layout"]["title"]["text"].startswith("EURUSD · H1")
+    assert eur["data"][0]["close"] != before["data"][0]["close"]
+    app.sidebar.selectbox(key="timeframe").select("H4").run()
+    h4 = figure(app)
+    assert h4["layout"]["title"]["text"].startswith("EURUSD · H4")
+    assert metrics(app)["Bars"] != metrics(AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT).run())["Bars"]
+    app.sidebar.selectbox(key="period").select("1 week").run()
+    assert int(metrics(app)["Bars"].replace(",", "")) < 60           # a week of H4 bars is ~30
+
+
+def test_tier_health_panel(app):
+    m = metrics(app)
+    assert m["Redis"] in ("OK", "WARNING", "CRITICAL")
+    assert m["Redis keys"].isdigit() and m["Redis memory"].endswith("MB")
+    assert m["Cache hit ratio"].endswith("%")
+    coverage = table(app, "symbol")
+    assert {"USDJPY", "EURUSD"} <= set(coverage["symbol"])
+
+
+def test_empty_lake_tells_the_user_what_to_run(tmp_path, redis_url):
+    at = AppTest.from_function(injected_page, args=(str(tmp_path), redis_url, ["broken"]), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert not at.get("plotly_chart")
+    assert any("No bars stored yet" in i.value and "axia collect --source dummy" in i.value for i in at.info)
+    steps = table(at, "step")
+    assert "broken" in set(steps["step"]) and "error" in set(steps["outcome"])
+
+
+def test_source_failure_shows_the_fallback(tmp_path, redis_url):
+    at = AppTest.from_function(injected_page, args=(str(tmp_path), redis_url, ["broken", "dummy"]), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert figure(at)["layout"]["title"]["text"] == "USDJPY · H1 · from dummy · SYNTHETIC"
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("Fallback: broken error") and "terminal not running" in w and "served by dummy" in w
+               for w in warnings), warnings
+    steps = table(at, "step")
+    assert list(steps["step"])[-2:] == ["broken", "dummy"]
+    assert list(steps["outcome"])[-2:] == ["error", "hit"]
+    assert metrics(at)["Served by"] == "dummy"
+
+
+def test_run_app_serves_on_the_given_port_until_interrupted(tmp_path):
+    "What `axia chart` does: `run_app(port, data_dir)` runs `streamlit run` headless and returns when interrupted."
+    import signal, subprocess, sys, time, urllib.request
+    from chart_support import free_port
+    port = free_port()
+    code = f"from axia.app import run_app; raise SystemExit(run_app(port={port}, data_dir={str(tmp_path)!r}))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, answered = time.monotonic() + 60, False
+        while time.monotonic() < deadline and not answered:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r: answered = r.status == 200
+            except OSError: time.sleep(0.2)
+        assert answered, "streamlit did not answer on the requested port"
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=30)[0].decode()
+    finally:
+        if proc.poll() is None: proc.kill(); proc.wait(5)
+    assert proc.returncode == 0, out
+    assert "gatherUsageStats" not in out and f":{port}" in out
+
+
+def test_bad_settings_are_reported_not_raised(tmp_path, monkeypatch):
+    monkeypatch.setenv("AXIA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AXIA_SYMBOLS", "EUR/USD")
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("could not start" in e.value and "symbols are" in e.value for e in at.error)

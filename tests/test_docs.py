@@ -1,0 +1,95 @@
+"The docs: every notebook becomes an HTML page without errors; the Quarto/nbdev configuration is what nbdev-docs expects."
+from __future__ import annotations
+import contextlib, io, json, os, re, subprocess, sys
+from pathlib import Path
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NBS = ROOT / "nbs"
+NOTEBOOKS = sorted(p for p in NBS.glob("*.ipynb"))
+
+
+def build_docs(out: Path, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(ROOT / "tools" / "build_docs.sh")], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "AXIA_DOCS_OUT": str(out), **env}, timeout=300)
+
+
+def test_every_notebook_renders_to_a_page_without_errors(tmp_path):
+    r = build_docs(tmp_path, AXIA_DOCS_MODE="nbconvert", AXIA_DOCS_PLAIN="1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    pages = {p.stem for p in tmp_path.glob("*.html")}
+    assert pages == {nb.stem for nb in NOTEBOOKS} | {"index"}     # index: nbs/index.ipynb, or a generated list
+    for nb in NOTEBOOKS:
+        html = (tmp_path / f"{nb.stem}.html").read_text()
+        title = next(l[2:] for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "markdown"
+                     for l in "".join(c["source"]).splitlines() if l.startswith("# "))
+        assert f"<title>{title}</title>" in html.replace("&amp;", "&"), nb.name
+        assert "Traceback (most recent call last)" not in html and 'class="ansi-red-fg"' not in html, nb.name
+    if not (NBS / "index.ipynb").exists():
+        index = (tmp_path / "index.html").read_text()
+        assert all(f'href="{nb.stem}.html"' in index for nb in NOTEBOOKS)
+
+
+def test_no_notebook_stores_an_error_output():
+    sys.path.insert(0, str(ROOT / "tools"))
+    from render_docs import error_outputs
+    assert {nb.name: errs for nb in NOTEBOOKS if (errs := error_outputs(json.loads(nb.read_text())))} == {}
+
+
+def test_a_failing_notebook_fails_the_build(tmp_path):
+    bad = json.loads((NBS / "50_charts.ipynb").read_text())
+    bad["cells"].append({"cell_type": "code", "id": "boom", "metadata": {}, "execution_count": 1, "source": "1/0",
+                         "outputs": [{"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero",
+                                      "traceback": []}]})
+    nb = tmp_path / "bad.ipynb"
+    nb.write_text(json.dumps(bad))
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "render_docs.py"), "--plain", "--out", str(tmp_path / "o"), str(nb)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "ZeroDivisionError" in r.stdout
+
+
+@pytest.mark.parametrize("name", ["50_charts", "51_app"])
+def test_nbdev_docs_processing_of_the_chart_pages(tmp_path, name):
+    "What nbdev-docs does before Quarto (hidden cells dropped, show_doc for every export), here without Quarto."
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "render_docs.py"), "--jobs", "1", "--out", str(tmp_path),
+                        str(NBS / f"{name}.ipynb")], capture_output=True, text=True, timeout=240, cwd=ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    html = (tmp_path / f"{name}.html").read_text()
+    assert "#| export" not in html and "#| hide" not in html and "from nbdev.showdoc import" not in html
+    shown = {"50_charts": ["candlestick_figure", "weekend_breaks", "chart_data_source"],
+             "51_app": ["run_app", "main", "show_chart"]}[name]
+    for fn in shown: assert re.search(rf"<h[1-6][^>]*>{fn}<", html) or f">{fn}</h" in html, fn
+
+
+def test_quarto_config_is_what_nbdev_docs_expects():
+    q = yaml.safe_load((NBS / "_quarto.yml").read_text())
+    assert q["project"]["type"] == "website"
+    assert q["metadata-files"] == ["nbdev.yml", "sidebar.yml"]
+    assert q["format"]["html"]["css"] == "styles.css" and (NBS / "styles.css").exists()
+    from nbdev.config import get_config
+    from nbdev.quarto import _nbdev_yml
+    cfg = get_config(ROOT)
+    vals = {k: cfg[k] for k in ["title", "description", "branch", "git_url", "doc_host", "doc_baseurl"]}
+    # nbdev-docs rewrites nbdev.yml from pyproject.toml: the committed file must already be that text
+    assert (NBS / "nbdev.yml").read_text() == _nbdev_yml.format(doc_path=cfg.doc_path.name, **vals)
+    assert yaml.safe_load((NBS / "nbdev.yml").read_text())["project"]["output-dir"] == "_docs"
+
+
+def test_the_generated_sidebar_lists_every_notebook():
+    from nbdev.quarto import nbdev_sidebar
+    cwd = os.getcwd()
+    try:
+        os.chdir(ROOT)
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf): nbdev_sidebar.__wrapped__(path=str(NBS), printit=True, force=True)
+    finally: os.chdir(cwd)
+    sidebar = yaml.safe_load(buf.getvalue())["website"]["sidebar"]["contents"]
+    assert sorted(sidebar) == sorted(nb.name for nb in NOTEBOOKS)
+
+
+def test_quarto_mode_says_what_is_missing(tmp_path):
+    env_path = ":".join(p for p in os.environ["PATH"].split(":") if not (Path(p) / "quarto").exists())
+    r = build_docs(tmp_path, AXIA_DOCS_MODE="quarto", PATH=env_path)
+    assert r.returncode == 1 and "quarto is not on PATH" in r.stdout
+    assert build_docs(tmp_path, AXIA_DOCS_MODE="sphinx").returncode == 2
