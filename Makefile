@@ -36,6 +36,9 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+docs: $(STAMP)
+	bash tools/build_docs.sh
+
 readme: $(STAMP)
 	$(BIN)/python tools/render_readme.py
 

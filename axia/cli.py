@@ -16,7 +16,7 @@ from .config import Settings
 __all__ = ['SYMBOL', 'TIMEFRAME', 'SYMBOLS', 'TIMEFRAMES', 'DAYS', 'WHOLE_DAYS', 'SOURCES', 'EPILOG', 'COMMANDS', 'UsageError',
            'scrub', 'build_parser', 'load_settings', 'build_cli_stack', 'cmd_collect', 'cmd_get', 'missing_bars',
            'collect_health', 'format_health', 'cmd_info', 'cmd_warmup', 'cmd_query', 'cmd_orders', 'cmd_kill_switch',
-           'main']
+           'cmd_chart', 'main']
 
 # %% ../nbs/70_cli.ipynb #1daecd06
 class UsageError(AxiaError): "A command line that cannot be run as written."
@@ -143,8 +143,8 @@ def _add_warmup(subs, parents):
 
 def _add_query(subs, parents):
     p = _sub(subs, "query", "Run SQL (DuckDB) over the lake; the table of bars is called `ohlcv`.", """
-        Columns: time, open, high, low, close, tick_volume, spread, real_volume, symbol, timeframe, year
-        (and month for intraday timeframes). Read-only.""", """
+        Columns: time, open, high, low, close, tick_volume, spread, real_volume, symbol, timeframe, year,
+        month. Read-only.""", """
         axia query "SELECT symbol, timeframe, count(*) AS bars, max(time) AS last FROM ohlcv GROUP BY ALL ORDER BY ALL"
         axia query "SELECT time, close FROM ohlcv WHERE symbol='USDJPY' AND timeframe='D1' ORDER BY time DESC LIMIT 5"
         axia query --format csv "SELECT * FROM ohlcv WHERE symbol='EURUSD' AND timeframe='H1'" > eurusd_h1.csv""", parents)
@@ -166,6 +166,16 @@ def _add_orders(subs, parents):
     k.add_argument("--reason", required=True, help="why: recorded with the switch")
     k.add_argument("--who", default=os.environ.get("USER") or "cli", help="who sets it (default: $USER)")
 
+def _add_chart(subs, parents):
+    p = _sub(subs, "chart", "Open the chart app (Streamlit) on the embedded defaults or your settings.", """
+        Candlesticks with volume for any symbol, timeframe and period, read through the same provider
+        as everything else, with where each answer came from and the health of every tier. Stop it
+        with Ctrl-C.""", """
+        axia chart                                    # http://localhost:8501
+        axia chart --port 8600
+        axia --data-dir /srv/axia/.axia chart""", parents)
+    p.add_argument("--port", type=int, metavar="PORT", help="HTTP port (default 8501)")
+
 # %% ../nbs/70_cli.ipynb #d28d6252
 EPILOG = """examples:
   axia collect --source dummy        # fill the lake with SYNTHETIC bars, no broker needed
@@ -183,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                 description="FX bars (OHLCV) for 5 currency pairs × 9 timeframes from memory, Redis and a "
                             "Parquet lake, with MetaTrader 5 and Yahoo Finance behind them.")
     subs = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for add in (_add_collect, _add_get, _add_info, _add_warmup, _add_query, _add_orders): add(subs, [g])
+    for add in (_add_collect, _add_get, _add_info, _add_warmup, _add_query, _add_orders, _add_chart): add(subs, [g])
     return p
 
 # %% ../nbs/70_cli.ipynb #6590175f
@@ -402,8 +412,16 @@ def cmd_kill_switch(args, out=sys.stdout) -> int:
     return 0
 
 # %% ../nbs/70_cli.ipynb #2a51525f
+def cmd_chart(args, out=sys.stdout) -> int:
+    "Serve the chart app until Ctrl-C."
+    from axia.app import run_app   # streamlit and plotly load only for this command
+    settings = _settings(args)
+    os.environ["AXIA_SOURCE"] = settings.source   # the app reads its settings from the environment
+    print(f"axia chart: http://localhost:{args.port or 8501}  (Ctrl-C to stop)", file=out, flush=True)
+    return run_app(port=args.port, data_dir=settings.data_dir)
+
 COMMANDS = {"collect": cmd_collect, "get": cmd_get, "info": cmd_info, "warmup": cmd_warmup, "query": cmd_query,
-            "orders": cmd_orders, "kill-switch": cmd_kill_switch}
+            "orders": cmd_orders, "kill-switch": cmd_kill_switch, "chart": cmd_chart}
 
 def main(argv: list[str] | None = None) -> int:
     "Run `axia` with `argv` (default: the command line); returns the exit status."
