@@ -28,7 +28,7 @@ check-nbdev: $(STAMP)
 	bash tools/check_nbdev.sh
 
 nbtest: $(STAMP)
-	$(BIN)/nbdev-test --n_workers 2
+	$(BIN)/nbdev-test --n-workers 2
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
