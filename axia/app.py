@@ -116,7 +116,7 @@ def show_metadata(meta: dict):
     st.caption(f"Route ({meta.get('use_case', 'chart')}): {route_text(meta)} · fetched {meta.get('fetched_at', '?')} "
                "· kept for 1 h in the app's cache (Reload to refetch)")
     if meta.get("steps"):
-        st.table(pd.DataFrame(meta["steps"]), hide_index=True)
+        st.table(pd.DataFrame(meta["steps"]).round({"ms": 2}), hide_index=True)
 
 # %% ../nbs/51_app.ipynb #415c27be
 def _mb(b) -> str: return f"{(b or 0) / 2**20:.2f} MB"
@@ -143,7 +143,8 @@ def show_health(stack):
     else: st.table(lake, hide_index=True)
     counters = ("requests", "answered", "failed", "cache_hits", "live_calls", "live_calls_saved", "stale_served")
     st.caption("Provider: " + " · ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in counters if k in stats))
-    if stats.get("steps"): st.table(pd.DataFrame(stats["steps"]).T.rename_axis("step"))
+    if stats.get("steps"):   # one row per step; counts stay integers, latencies in ms to 0.01
+        st.table(pd.DataFrame.from_dict(stats["steps"], orient="index").rename_axis("step").round(2))
 
 # %% ../nbs/51_app.ipynb #426824dd
 def show_chart(stack, symbol: str, timeframe: str, period_days: float, scope: str):
