@@ -1,4 +1,5 @@
-"""L1 hit through OhlcvDataProvider vs an L2-like hit (a tier that decodes 1,440 M1 bars from bytes per read).
+"""L1 hit through OhlcvDataProvider vs an L2 hit through it: the real Redis tier on an embedded server, and an
+in-process stand-in that only decodes (a lower bound for any L2).
 
 python bench/provider_l1.py   — prints median, baseline median, ratio, goal.
 """
@@ -68,6 +69,22 @@ def main():
     print(f"L1 hit through the provider: median {l1:.1f} µs; baseline (L2-like hit through the provider) "
           f"median {l2_provider:.1f} µs; ratio {l2_provider / l1:.1f}x; goal >= 10x")
     with_l1.close(); l2_only.close()
+    real_redis_line(bars, l1)
+
+
+def real_redis_line(bars, l1_us: float):
+    "The same comparison against the real RedisOhlcvDataRepository, on an embedded redis-server (unix socket)."
+    import tempfile
+    from axia.tiers.redis import EmbeddedRedis, RedisOhlcvDataRepository
+    with tempfile.TemporaryDirectory() as d, EmbeddedRedis(d) as server:
+        redis = RedisOhlcvDataRepository(server.url, clock=clock)
+        redis.set("USDJPY", "M1", bars)
+        provider = OhlcvDataProvider({"redis": redis}, {}, {"chart": (("redis",), ("redis",))}, clock=clock)
+        assert provider.get_data("USDJPY", "M1", 1, "chart")[1]["source"] == "redis"
+        l2 = median_us(lambda: provider.get_data("USDJPY", "M1", 1, "chart"), n=200, repeat=5)
+        provider.close()
+    print(f"L1 hit through the provider: median {l1_us:.1f} µs; baseline (real Redis L2 hit through the provider) "
+          f"median {l2:.1f} µs; ratio {l2 / l1_us:.1f}x; goal >= 10x")
 
 
 if __name__ == "__main__":
