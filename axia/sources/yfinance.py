@@ -6,7 +6,7 @@ Docs: https://axia-dev.github.io/axia/sources.yfinance.html.md"""
 
 # %% ../../nbs/21_sources.yfinance.ipynb #12c820b6
 from __future__ import annotations
-import logging, re, time
+import logging, re, time, warnings
 from typing import Callable, ClassVar
 import pandas as pd
 from ..core import (AxiaError, LookbackExceeded, RateLimited, SourceUnavailable, SymbolNotFound, Timeframe, as_ohlcv,
@@ -97,8 +97,12 @@ def _request(self: YFinanceOhlcvSource, ticker: str, interval: str, start: pd.Ti
         cap = _Captured(); yf_log.addHandler(cap)
         self.stats["requests"] += 1
         try:
-            raw = self._yf()(ticker, start=start.to_pydatetime(), end=end.to_pydatetime(), interval=interval, auto_adjust=False,
-                             progress=False, multi_level_index=False, threads=False)
+            # yfinance's own pandas deprecations are not the user's business; it re-enables them on every call,
+            # so they are recorded (and logged at debug level) rather than filtered
+            with warnings.catch_warnings(record=True) as caught:
+                raw = self._yf()(ticker, start=start.to_pydatetime(), end=end.to_pydatetime(), interval=interval,
+                                 auto_adjust=False, progress=False, multi_level_index=False, threads=False)
+            for w in caught: _log.debug("yfinance warned: %s", w.message)
             said = " | ".join(m.strip() for m in cap.messages if m.strip())
         except Exception as e:
             if not _is_rate_limit(f"{type(e).__name__} {e}"): raise SourceUnavailable(f"yfinance {ticker} {interval}: {e!r}") from e
