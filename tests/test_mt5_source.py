@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import numpy as np, pandas as pd, pytest
 from axia.config import Settings
 from axia.core import (InvalidRange, SourceUnavailable, SymbolNotFound, bar_grid, bar_open)
-from axia.sources.mt5 import Mt5OhlcvSource, drop_forming, mt5_error
+from axia.sources.common import drop_forming
+from axia.sources.mt5 import Mt5OhlcvSource, mt5_error
 from axia.testing import fake_mt5_module
 
 NY, UTC = ZoneInfo("America/New_York"), ZoneInfo("UTC")

@@ -16,60 +16,12 @@ from ..core import (AxiaError, InvalidRange, SourceUnavailable, SymbolNotFound, 
                        as_ohlcv, bar_open, drop_invalid_bars, empty_ohlcv, from_fx_clock, is_market_open, to_fx_clock,
                        utc_now, validate_symbol, OHLCV_DTYPES)
 from ..ports import IOhlcvSource
+from .common import check_bars, drop_forming
 
-# %% auto #0
-__all__ = ['IPC_ERRORS', 'bar_close', 'forming_bar', 'check_bars', 'drop_forming', 'rates_to_frame', 'mt5_error',
-           'Mt5OhlcvSource']
-
-# %% ../../nbs/20_sources.mt5.ipynb #e2dc130f
 _log = logging.getLogger(__name__)
 
-def bar_close(t, timeframe):
-    "When bar(s) opening at UTC `t` close (H4 and above on the FX clock, so across DST changes too)."
-    tf = Timeframe.parse(timeframe)
-    if tf.minutes <= 60: return t + tf.duration
-    fx = to_fx_clock(t)
-    return from_fx_clock(fx + pd.DateOffset(months=1) if tf is Timeframe.MN1 else fx + tf.duration)
-
-def forming_bar(df: pd.DataFrame, timeframe, now: pd.Timestamp) -> pd.Timestamp | None:
-    "Open time of the last bar of `df` if it has not closed at `now` (so it is still forming), else None."
-    if df.empty: return None
-    last = df.index[-1:]
-    return last[0] if bar_close(last, timeframe)[0] > now else None
-
-# %% ../../nbs/20_sources.mt5.ipynb #3f13d86e
-def check_bars(df: pd.DataFrame,           # bars in the axia schema (UTC index), straight from a source
-               timeframe,                  # their timeframe
-               start, end,                 # the requested [start, end), UTC; None: unbounded
-               now: pd.Timestamp,          # the source's now, to find the forming bar
-               source: str = "source",     # name for the log line
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:  # (clean bars, report of dropped rows: time, rule)
-    "The boundary gate of live sources: range, schema, grid and market hours; marks the forming bar."
-    tf = Timeframe.parse(timeframe)
-    if start is not None: df = df[df.index >= pd.Timestamp(start)]
-    if end is not None: df = df[df.index < pd.Timestamp(end)]
-    clean, report = drop_invalid_bars(df)
-    idx = clean.index
-    rules = {"not on the axia bar grid": np.asarray(idx != bar_open(idx, tf)),
-             "market closed": ~np.asarray(is_market_open(idx)) if tf.is_intraday else np.zeros(len(idx), bool)}
-    off = [pd.DataFrame({"time": idx[bad], "rule": rule}) for rule, bad in rules.items() if bad.any()]
-    if off:
-        bad = np.logical_or.reduce(list(rules.values()))
-        report = pd.concat([report, *off], ignore_index=True)
-        attrs, clean = dict(clean.attrs), clean[~bad]
-        clean.attrs = attrs
-    if len(report):
-        _log.warning("%s: dropped %d invalid %s bar(s) %s", source, len(report), tf, report.groupby("rule").size().to_dict())
-    clean.attrs.update(dropped=len(report), forming_bar=forming_bar(clean, tf, now))
-    return clean, report
-
-def drop_forming(df: pd.DataFrame) -> pd.DataFrame:
-    "`df` without its forming bar (what collectors store: complete bars only)."
-    t = df.attrs.get("forming_bar")
-    if t is None: return df
-    out = df[df.index != t]
-    out.attrs = {**df.attrs, "forming_bar": None}
-    return out
+# %% auto #0
+__all__ = ['IPC_ERRORS', 'rates_to_frame', 'mt5_error', 'Mt5OhlcvSource']
 
 # %% ../../nbs/20_sources.mt5.ipynb #ec0da150
 _RATE_FIELDS = ["open", "high", "low", "close", "tick_volume", "spread", "real_volume"]

@@ -6,13 +6,13 @@ Docs: https://axia-dev.github.io/axia/sources.yfinance.html.md"""
 
 # %% ../../nbs/21_sources.yfinance.ipynb #12c820b6
 from __future__ import annotations
-import logging, re, time, warnings
+import logging, re, threading, time, warnings
 from typing import Callable, ClassVar
 import pandas as pd
 from ..core import (AxiaError, LookbackExceeded, RateLimited, SourceUnavailable, SymbolNotFound, Timeframe, as_ohlcv,
                        bar_grid, bar_open, empty_ohlcv, resample_ohlcv, utc_now, validate_symbol)
 from ..ports import IOhlcvSource
-from .mt5 import bar_close, check_bars, drop_forming
+from .common import bar_close, check_bars, drop_forming
 
 # %% auto #0
 __all__ = ['LOOKBACK', 'PER_REQUEST', 'yahoo_ticker', 'yf_frame', 'YFinanceOhlcvSource']
@@ -83,6 +83,8 @@ class YFinanceOhlcvSource(IOhlcvSource):
         return self.fetch_range(symbol, timeframe, start, end, complete_only)
 
 # %% ../../nbs/21_sources.yfinance.ipynb #4ef5b577
+_ONE_DOWNLOAD = threading.Lock()
+
 def _yf(self: YFinanceOhlcvSource) -> Callable:
     if self._download is None:
         try: import yfinance
@@ -98,8 +100,9 @@ def _request(self: YFinanceOhlcvSource, ticker: str, interval: str, start: pd.Ti
         self.stats["requests"] += 1
         try:
             # yfinance's own pandas deprecations are not the user's business; it re-enables them on every call,
-            # so they are recorded (and logged at debug level) rather than filtered
-            with warnings.catch_warnings(record=True) as caught:
+            # so they are recorded (and logged at debug level) rather than filtered. catch_warnings swaps
+            # process-wide state, hence one download at a time (Yahoo rate-limits parallel requests anyway).
+            with _ONE_DOWNLOAD, warnings.catch_warnings(record=True) as caught:
                 raw = self._yf()(ticker, start=start.to_pydatetime(), end=end.to_pydatetime(), interval=interval,
                                  auto_adjust=False, progress=False, multi_level_index=False, threads=False)
             for w in caught: _log.debug("yfinance warned: %s", w.message)
