@@ -51,17 +51,20 @@ def main():
                 with AppServer(env, script=Path(d) / "hello.py") as hello:      # the framework's floor
                     hello_first = render_s(browser, hello.url, HELLO_DRAWN)[0]
                     hello_new = [render_s(browser, hello.url, HELLO_DRAWN, reloads=1) for _ in range(3)]
-                with AppServer(env) as srv:
-                    first = render_s(browser, srv.url)[0]      # the server's first script run: imports, stack, lake read
-                    new = [render_s(browser, srv.url, reloads=1) for _ in range(3)]  # new sessions, then a reload
+                firsts = []
+                for start in range(3):                   # one sample per server start: take three
+                    with AppServer(env) as srv:
+                        firsts.append(render_s(browser, srv.url)[0])   # the server's first script run: imports, stack, lake read
+                        if start == 0: new = [render_s(browser, srv.url, reloads=1) for _ in range(3)]  # new sessions, then a reload
                 browser.close()
         finally:
             EmbeddedRedis(d).stop()
     session, reload_ = statistics.median(t[0] for t in new), statistics.median(t[1] for t in new)
     h_session, h_reload = statistics.median(t[0] for t in hello_new), statistics.median(t[1] for t in hello_new)
     ok = lambda s: "OK" if s <= GOAL_S else "MISSED"
-    print(f"browser first render after server start: {first:.2f} s, baseline (hello-world app) {hello_first:.2f} s, "
-          f"ratio {first / hello_first:.1f}x, goal <= {GOAL_S:.0f} s [{ok(first)}]")
+    first = statistics.median(firsts)
+    print(f"browser first render after server start: median {first:.2f} s of 3 starts ({min(firsts):.2f}–{max(firsts):.2f} s), "
+          f"baseline (hello-world app) {hello_first:.2f} s, ratio {first / hello_first:.1f}x, goal <= {GOAL_S:.0f} s [{ok(first)}]")
     print(f"browser render, new visitor: median {session:.2f} s, baseline (hello-world) median {h_session:.2f} s, "
           f"ratio {session / h_session:.1f}x, goal <= {GOAL_S:.0f} s [{ok(session)}]")
     print(f"browser render, reload (HTTP cache warm): median {reload_:.2f} s, baseline (hello-world) median {h_reload:.2f} s, "
