@@ -10,6 +10,7 @@ import json, os, sys, tempfile, time, warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
+import numpy as np
 import pandas as pd
 from .core import (AxiaError, Timeframe, bar_open, drop_invalid_bars, empty_ohlcv, is_synthetic, mark_synthetic,
                        next_bar_open, utc_now, validate_symbol)
@@ -225,8 +226,8 @@ def complete_bars(df: pd.DataFrame,         # what the source returned
 def _by_month(df: pd.DataFrame) -> list[pd.DataFrame]:
     "`df` split into calendar months (UTC), oldest first."
     if df.empty: return []
-    months = df.index.year * 12 + df.index.month
-    cuts = [0, *[i for i in range(1, len(df)) if months[i] != months[i - 1]], len(df)]
+    months = np.asarray(df.index.year * 12 + df.index.month)
+    cuts = [0, *(np.flatnonzero(np.diff(months)) + 1), len(df)]
     return [df.iloc[a:b] for a, b in zip(cuts, cuts[1:])]
 
 # %% ../nbs/40_collect.ipynb #a22d8c00
