@@ -11,8 +11,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-from .core import OHLCV_DTYPES, InvalidTimeframe, Timeframe, empty_ohlcv, validate_symbol
-from .tiers.s3 import ARROW_SCHEMA, S3OhlcvDataRepository, _as_utc
+from .core import as_utc, OHLCV_DTYPES, InvalidTimeframe, Timeframe, empty_ohlcv, validate_symbol
+from .tiers.s3 import ARROW_SCHEMA, S3OhlcvDataRepository
 
 # %% auto #0
 __all__ = ['PARTITION_SCHEMA', 'LAKE_SCHEMA', 'lake_dataset', 'connect', 'query', 'resample']
@@ -106,8 +106,8 @@ def resample(con_or_df: duckdb.DuckDBPyConnection | pd.DataFrame,  # `connect(..
     "Resample bars to `timeframe_to`, aligned to the 17:00 New York close, grouping in DuckDB."
     tf_to = Timeframe.parse(timeframe_to)
     where, params = [], []
-    if start is not None: where.append("time >= ?"); params.append(_as_utc(start))
-    if end is not None: where.append("time < ?"); params.append(_as_utc(end))
+    if start is not None: where.append("time >= ?"); params.append(as_utc(start))
+    if end is not None: where.append("time < ?"); params.append(as_utc(end))
     if isinstance(con_or_df, pd.DataFrame):
         con = _lock(duckdb.connect(":memory:"))
         con.register("bars", con_or_df.reset_index())

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from .core import Timeframe, _utc, from_fx_clock, is_synthetic, to_fx_clock, validate_symbol
+from .core import Timeframe, as_utc, from_fx_clock, is_synthetic, to_fx_clock, validate_symbol
 
 # %% auto #0
 __all__ = ['UP', 'DOWN', 'GRID', 'weekend_closures', 'weekend_breaks', 'rangebreaks', 'chart_title', 'candlestick_figure',
@@ -23,7 +23,7 @@ def weekend_closures(
     end,    # UTC instant (or naive UTC)
 ) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:  # (closes, reopenings) of every weekend overlapping [start, end]
     "Every Friday 17:00 → Sunday 17:00 New York closure that overlaps [start, end], in UTC."
-    start, end = _utc(start), _utc(end)
+    start, end = as_utc(start), as_utc(end)
     fx_sat = pd.date_range(to_fx_clock(start).normalize() - pd.Timedelta(days=7), to_fx_clock(end), freq="W-SAT")
     closes, opens = from_fx_clock(fx_sat), from_fx_clock(fx_sat + pd.Timedelta(days=2))  # FX-clock Saturday 00:00 = Friday 17:00 NY
     keep = (opens > start) & (closes < end)
@@ -37,7 +37,7 @@ def weekend_breaks(
     "The closed part of every weekend between the first and the last bar."
     tf = Timeframe.parse(timeframe)
     if len(index) < 2 or tf in (Timeframe.W1, Timeframe.MN1): return []
-    t = _utc(pd.DatetimeIndex(index))
+    t = as_utc(pd.DatetimeIndex(index))
     closes, opens = weekend_closures(t[0], t[-1])
     keep = (opens > t[0]) & (opens <= t[-1])
     closes, opens = closes[keep], opens[keep]
@@ -70,7 +70,7 @@ def chart_title(symbol: str, timeframe, meta: dict | None = None, synthetic: boo
 # %% ../nbs/50_charts.ipynb #7105adf1
 def _traces(df: pd.DataFrame, symbol: str) -> list:
     "A candlestick trace and a tick-volume bar trace (on `y2`) from whole numpy columns."
-    x = _utc(df.index).tz_localize(None).to_numpy()   # plotly has no time zones: naive UTC, axis says so
+    x = as_utc(df.index).tz_localize(None).to_numpy()   # plotly has no time zones: naive UTC, axis says so
     o, h, l, c = (df[k].to_numpy() for k in ("open", "high", "low", "close"))
     candles = go.Candlestick(x=x, open=o, high=h, low=l, close=c, name=symbol,
                              increasing_line_color=UP, decreasing_line_color=DOWN)

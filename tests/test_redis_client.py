@@ -7,7 +7,8 @@ import redis
 from redis.backoff import ExponentialBackoff
 from axia.core import ConfigError, TierUnavailable
 from axia.tiers.redis import (CircuitBreaker, EmbeddedRedis, RedisClient, RedisOhlcvDataRepository, _socket_path,
-                              connect_redis, embedded_redis_url, redact_redis_url)
+                              connect_redis, embedded_redis_url)
+from axia.config import redact_url
 from conftest import RedisServer, free_port, redis_server_binary
 
 SECRET = "pw-Secret-7f3a9c"
@@ -36,9 +37,9 @@ def test_unknown_scheme_is_a_config_error_without_the_password():
     assert SECRET not in str(e.value) and "***" in str(e.value)
 
 
-def test_redact_redis_url():
-    assert redact_redis_url(f"rediss://axia:{SECRET}@h:6380/1") == "rediss://axia:***@h:6380/1"
-    assert redact_redis_url(f"unix:///s.sock?password={SECRET}&db=2") == "unix:///s.sock?password=***&db=2"
+def test_redact_url_covers_the_user_part_and_the_unix_query():
+    assert redact_url(f"rediss://axia:{SECRET}@h:6380/1") == "rediss://axia:***@h:6380/1"
+    assert redact_url(f"unix:///s.sock?password={SECRET}&db=2") == "unix:///s.sock?password=***&db=2"
 
 
 # --- real TLS -----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import zlib
 from typing import Callable
 import numpy as np
 import pandas as pd
-from ..core import (OHLCV_DTYPES, Timeframe, _utc, bar_grid, bar_open, empty_ohlcv, mark_synthetic,
+from ..core import (OHLCV_DTYPES, Timeframe, as_utc, bar_grid, bar_open, empty_ohlcv, mark_synthetic,
                        next_bar_open, resample_ohlcv, to_fx_clock, utc_now, validate_symbol)
 from ..ports import IOhlcvSource
 
@@ -90,7 +90,7 @@ class DummyOhlcvSource(IOhlcvSource):
         "Bars with `start <= time < end`; the last one is forming if its bar has not closed by now."
         symbol, tf = validate_symbol(symbol), Timeframe.parse(timeframe)
         now = self.clock().floor("1min")
-        start, end = _utc(start), min(_utc(end), now + tf.duration)
+        start, end = as_utc(start), min(as_utc(end), now + tf.duration)
         if start >= end: return mark_synthetic(empty_ohlcv())
         first, last_end = bar_open(start, tf), next_bar_open(end - pd.Timedelta(1), tf)
         m1 = _m1_bars(symbol, self.seed, first, min(last_end, now))

@@ -12,7 +12,7 @@ from typing import Callable, ClassVar
 import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
-from ..core import (AxiaError, InvalidRange, SourceUnavailable, SymbolNotFound, ServerClock, Timeframe,
+from ..core import (as_utc, AxiaError, InvalidRange, SourceUnavailable, SymbolNotFound, ServerClock, Timeframe,
                        as_ohlcv, bar_open, drop_invalid_bars, empty_ohlcv, from_fx_clock, is_market_open, to_fx_clock,
                        utc_now, validate_symbol, OHLCV_DTYPES)
 from ..ports import IOhlcvSource
@@ -240,10 +240,6 @@ def _finish(self: Mt5OhlcvSource, df, tf, start, end, symbol, broker, complete_o
 Mt5OhlcvSource._chunks, Mt5OhlcvSource._finish = _chunks, _finish
 
 # %% ../../nbs/20_sources.mt5.ipynb #dd92b487
-def _utc(t) -> pd.Timestamp:
-    t = pd.Timestamp(t)
-    return t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
-
 def _fetch_range(self: Mt5OhlcvSource,
           symbol: str,                 # axia symbol, e.g. "EURUSD" (mapped to the broker's name)
           timeframe,                   # M1 … MN1
@@ -251,7 +247,7 @@ def _fetch_range(self: Mt5OhlcvSource,
           complete_only: bool = False, # drop the forming bar (what collectors store)
          ) -> pd.DataFrame:            # checked bars; attrs: source, forming_bar, dropped, …
     "Bars with `start <= time < end`, from `copy_rates_range`, in UTC."
-    tf, start, end = Timeframe.parse(timeframe), _utc(start), _utc(end)
+    tf, start, end = Timeframe.parse(timeframe), as_utc(start), as_utc(end)
     broker = self.broker_symbol(symbol)
     frames = []
     if end > start:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging, re, threading, time, warnings
 from typing import Callable, ClassVar
 import pandas as pd
-from ..core import (AxiaError, LookbackExceeded, RateLimited, SourceUnavailable, SymbolNotFound, Timeframe, as_ohlcv,
+from ..core import (as_utc, AxiaError, LookbackExceeded, RateLimited, SourceUnavailable, SymbolNotFound, Timeframe, as_ohlcv,
                        bar_grid, bar_open, empty_ohlcv, resample_ohlcv, utc_now, validate_symbol)
 from ..ports import IOhlcvSource
 from .common import bar_close, check_bars, drop_forming
@@ -147,13 +147,9 @@ def _download_range(self: YFinanceOhlcvSource, ticker: str, interval: str, start
 YFinanceOhlcvSource._download_range = _download_range
 
 # %% ../../nbs/21_sources.yfinance.ipynb #7941cb02
-def _utc(t) -> pd.Timestamp:
-    t = pd.Timestamp(t)
-    return t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
-
 def _fetch_range(self: YFinanceOhlcvSource, symbol: str, timeframe, start, end, complete_only: bool = False) -> pd.DataFrame:
     "Bars with `start <= time < end`: native intervals, H4 (and D1/W1/MN1 within 730 days) resampled from 1h."
-    tf, start, end, now = Timeframe.parse(timeframe), _utc(start), _utc(end), self.now()
+    tf, start, end, now = Timeframe.parse(timeframe), as_utc(start), as_utc(end), self.now()
     ticker = yahoo_ticker(symbol, self.tickers)
     aligned = True
     if end <= start: df = empty_ohlcv()

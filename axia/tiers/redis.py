@@ -10,7 +10,7 @@ import hashlib, logging, os, random, shutil, socket, struct, subprocess, tempfil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 import pandas as pd
 import redis
@@ -25,21 +25,11 @@ from ..ports import IOhlcvDataRepository
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MAGIC', 'VERSION', 'redact_redis_url', 'scrub', 'CircuitBreaker', 'RedisClient', 'connect_redis',
-           'redis_server_binary', 'EmbeddedRedis', 'embedded_redis_url', 'PayloadError', 'encode_bars', 'decode_bars',
-           'ttl_ms', 'RedisOhlcvDataRepository']
+__all__ = ['log', 'MAGIC', 'VERSION', 'scrub', 'CircuitBreaker', 'RedisClient', 'connect_redis', 'redis_server_binary',
+           'EmbeddedRedis', 'embedded_redis_url', 'PayloadError', 'encode_bars', 'decode_bars', 'ttl_ms',
+           'RedisOhlcvDataRepository']
 
 # %% ../../nbs/11_tiers.redis.ipynb #b8b26289
-def redact_redis_url(url: str | None) -> str | None:
-    "`url` with the password in its user part or its `password=` query parameter replaced by `***`."
-    if not url: return url
-    url = redact_url(url)
-    base, _, rest = url.partition("?")
-    query, hash_, fragment = rest.partition("#")
-    if "password=" not in query: return url
-    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)]
-    return f"{base}?{urlencode(query, safe='*/')}{hash_}{fragment}"
-
 def _url_password(url: str) -> str | None:
     parts = urlsplit(url)
     return parts.password or dict(parse_qsl(parts.query)).get("password")
@@ -101,7 +91,7 @@ class RedisClient:
                  ssl_ca_certs: str | None = None,    # CA bundle for rediss:// (default: the system's)
                  max_connections: int = 64,
                 ):
-        self.url = redact_redis_url(url)
+        self.url = redact_url(url)
         self._secrets = [_url_password(url)]
         self.breaker = CircuitBreaker(breaker_cooldown)
         opts = dict(socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout,

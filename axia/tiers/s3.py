@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from filelock import FileLock
-from ..core import (OHLCV_COLUMNS, InvalidBars, InvalidRange, Timeframe, empty_ohlcv, is_synthetic, mark_synthetic,
+from ..core import (as_utc, OHLCV_COLUMNS, InvalidBars, InvalidRange, Timeframe, empty_ohlcv, is_synthetic, mark_synthetic,
                        validate_ohlcv, validate_symbol, utc_now)
 from ..ports import IOhlcvDataRepository
 
@@ -55,12 +55,6 @@ def _month_ids(start: pd.Timestamp, end: pd.Timestamp, timeframe: Timeframe) -> 
     last = end - pd.Timedelta(1, "ns")
     first, stop = start.year * 12 + start.month - 1, last.year * 12 + last.month - 1
     return [(m // 12) * 100 + m % 12 + 1 for m in range(first, stop + 1)]
-
-def _as_utc(t) -> pd.Timestamp | None:
-    "A UTC Timestamp (naive input is UTC), or None."
-    if t is None: return None
-    t = pd.Timestamp(t)
-    return t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
 
 # %% ../../nbs/13_tiers.s3.ipynb #8fc2653a
 ARROW_SCHEMA = pa.schema([("time", pa.timestamp("ns", tz="UTC"))] +
@@ -215,7 +209,7 @@ def _lake_generate_partition_keys(self, symbol: str, timeframe: Timeframe | str,
                                   start_date: pd.Timestamp, end_date: pd.Timestamp) -> list[str]:
     "Keys of the partitions that can hold bars in [start_date, end_date), oldest first."
     tf = Timeframe.parse(timeframe)
-    return [_id_key(validate_symbol(symbol), tf, pid) for pid in _month_ids(_as_utc(start_date), _as_utc(end_date), tf)]
+    return [_id_key(validate_symbol(symbol), tf, pid) for pid in _month_ids(as_utc(start_date), as_utc(end_date), tf)]
 
 @_method(S3OhlcvDataRepository, "_list_partitions")
 def _lake_list_partitions(self, prefix: str = "ohlcv") -> list[tuple[str, str, int, str, int]]:
@@ -241,10 +235,10 @@ def _frame(tables: list[pa.Table]) -> pd.DataFrame:
 
 def _range(clock, days, start, end) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     "(start, end) from the plan's arguments."
-    start, end = _as_utc(start), _as_utc(end)
+    start, end = as_utc(start), as_utc(end)
     if days is not None and start is None:
         if not days > 0: raise InvalidRange(f"days={days!r} — ask for a positive number of days")
-        end = end if end is not None else _as_utc(clock())
+        end = end if end is not None else as_utc(clock())
         start = end - pd.Timedelta(days=days)
     return start, end
 
