@@ -4,7 +4,7 @@ import json, os, subprocess, sys, textwrap, time
 from datetime import datetime, timezone
 import pandas as pd
 import pytest
-from axia.core import SourceUnavailable, bar_grid
+from axia.core import SourceUnavailable
 from axia.sources.mt5 import Mt5OhlcvSource, server_date
 from axia.testing import FakeMT5
 from mt5_support import bridge_factory  # noqa: F401  (fixture)

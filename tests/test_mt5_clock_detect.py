@@ -1,7 +1,7 @@
 "Server clock detection: 3 weeks of H1 from stand-in brokers on every clock kind, through every 2025-26 DST change."
 from __future__ import annotations
 import logging
-import pandas as pd, pytest
+import pandas as pd
 from axia.core import ServerClock
 from axia.sources.clock import detect_server_clock
 from axia.sources.mt5 import Mt5OhlcvSource

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import numpy as np
 import pandas as pd
-from ..core import Timeframe, as_utc, bar_close, bar_end, bar_open, drop_invalid_bars, forming_bar, is_market_open
-# `bar_close`, `bar_end` and `forming_bar` live in axia.core; imported here for the sources that read them from this module
+from ..core import Timeframe, as_utc, bar_open, drop_invalid_bars, forming_bar, is_market_open
+from ..core import bar_close, bar_end  # noqa: F401  (they live in axia.core; yfinance still imports bar_close from here)
 
 # %% auto #0
 __all__ = ['check_bars', 'drop_forming']
