@@ -19,25 +19,24 @@ def reference_h1(fake: FakeMT5, spec: str, start, end) -> pd.DataFrame:
     zone, shift = CLOCKS[spec]
     lo, hi = pd.Timestamp(start) - pd.Timedelta(days=8), pd.Timestamp(end) + pd.Timedelta(days=8)
     raw = fake.copy_rates_range("USDJPY", fake.TIMEFRAME_H1, server_date(lo.tz_localize(None)), server_date(hi.tz_localize(None)))
-    wall = pd.to_datetime(raw["time"], unit="s") - pd.Timedelta(hours=shift)
-    utc = [w.tz_localize(ZoneInfo(zone), ambiguous=True, nonexistent="shift_forward").tz_convert("UTC") for w in wall]
+    wall = pd.DatetimeIndex(pd.to_datetime(raw["time"], unit="s")) - pd.Timedelta(hours=shift)
+    utc = wall.tz_localize(ZoneInfo(zone), ambiguous=np.ones(len(wall), bool), nonexistent="shift_forward").tz_convert("UTC")
     return pd.DataFrame({k: raw[k] for k in ["open", "high", "low", "close", "tick_volume"]}, index=pd.DatetimeIndex(utc))
 
 
-def fx_key(t: pd.Timestamp, tf: str) -> pd.Timestamp:
-    "axia's bar of UTC hour `t`, computed from the definition: the FX clock is New York + 7 h."
+def fx_keys(t: pd.DatetimeIndex, tf: str) -> pd.DatetimeIndex:
+    "axia's bar of each UTC hour in `t`, computed from the definition: the FX clock is New York + 7 h."
     fx = t.tz_convert(NY).tz_localize(None) + timedelta(hours=7)
     if tf == "H4": k = fx.floor("4h")
     elif tf == "D1": k = fx.normalize()
-    elif tf == "W1": k = fx.normalize() - timedelta(days=fx.day_of_week)
-    else: k = fx.normalize().replace(day=1)
-    return (k - timedelta(hours=7)).tz_localize(NY, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
+    elif tf == "W1": k = fx.normalize() - pd.to_timedelta(fx.day_of_week, unit="D")
+    else: k = fx.normalize() - pd.to_timedelta(fx.day - 1, unit="D")
+    return (k - timedelta(hours=7)).tz_localize(NY, ambiguous=np.ones(len(k), bool), nonexistent="shift_forward").tz_convert("UTC")
 
 
 def reference(h1: pd.DataFrame, tf: str) -> pd.DataFrame:
-    keys = [fx_key(t, tf) for t in h1.index]
-    return h1.groupby(keys).agg(open=("open", "first"), high=("high", "max"), low=("low", "min"), close=("close", "last"),
-                                tick_volume=("tick_volume", "sum"))
+    return h1.groupby(fx_keys(h1.index, tf)).agg(open=("open", "first"), high=("high", "max"), low=("low", "min"),
+                                                 close=("close", "last"), tick_volume=("tick_volume", "sum"))
 
 
 def compare(got: pd.DataFrame, want: pd.DataFrame, start, end) -> tuple[int, int]:

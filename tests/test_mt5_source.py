@@ -193,3 +193,30 @@ def test_lock_serialises_terminal_calls_across_processes(tmp_path):
     assert sum(s["lock_contended"] for s in stats) >= 1 and all(s["lock_acquired"] == 4 for s in stats)
     _, free = run_two(tmp_path, same_lock=False)                                  # without a shared lock they do overlap
     assert any(b[0] < a[1] for a, b in zip(free, free[1:]))
+
+
+def test_saturday_collection_stores_fridays_last_bars(tmp_path):
+    "After Friday 17:00 New York every bar of the week is complete, W1 included; MN1 once the month's trading ended."
+    sat = pd.Timestamp("2026-11-07 12:00", tz="UTC")
+    fake, src = source(tmp_path, now=sat)
+    last = {"H1": "2026-11-06 21:00", "H4": "2026-11-06 18:00", "D1": "2026-11-05 22:00", "W1": "2026-11-01 22:00"}
+    for tf, t in last.items():
+        got = src.fetch("USDJPY", tf, "2026-10-25", sat, complete_only=True)
+        assert got.index[-1] == pd.Timestamp(t, tz="UTC") and got.attrs["forming_bar"] is None, tf
+    assert src.fetch("USDJPY", "MN1", "2026-09-01", sat).attrs["forming_bar"] == pd.Timestamp("2026-10-31 21:00", tz="UTC")
+    month_end = pd.Timestamp("2026-10-31 12:00", tz="UTC")                    # Saturday: October's trading is over
+    fake, src = source(tmp_path, now=month_end)
+    mn1 = src.fetch("USDJPY", "MN1", "2026-08-01", month_end, complete_only=True)
+    assert mn1.index[-1] == pd.Timestamp("2026-09-30 21:00", tz="UTC") and mn1.attrs["forming_bar"] is None
+
+
+def test_bar_opening_after_now_is_rejected(tmp_path):
+    "A broker W1 bar for the coming week, seen on Sunday before the open (relabelled to 17:00 New York): dropped."
+    sun = pd.Timestamp("2026-11-08 15:00", tz="UTC")
+    def tamper(symbol, tf, rates):
+        if tf != "W1" or not len(rates): return rates
+        nxt = rates[-1:].copy(); nxt["time"] = rates["time"][-1] + 7 * 86400
+        return np.concatenate([rates, nxt])
+    fake, src = source(tmp_path, now=sun, tamper=tamper)
+    w1 = src.fetch("USDJPY", "W1", "2026-10-20", "2026-11-15")
+    assert list(src.last_report.rule) == ["opens after now"] and w1.index[-1] < sun and w1.attrs["forming_bar"] is None
