@@ -65,10 +65,10 @@ def _utc_of(clock: ServerClock, naive):
 def _step(tf: Timeframe, n=1):
     return pd.DateOffset(months=n) if tf is Timeframe.MN1 else n * tf.duration
 
-def _floor(t: pd.Timestamp, tf: Timeframe) -> pd.Timestamp:
-    "Open of the broker bar containing naive server time `t`."
-    if tf is Timeframe.MN1: return t.normalize().replace(day=1)
-    if tf is Timeframe.W1: return t.normalize() - pd.Timedelta(days=(t.day_of_week + 1) % 7)
+def _floor(t: pd.DatetimeIndex, tf: Timeframe) -> pd.DatetimeIndex:
+    "Opens of the broker bars containing naive server times `t` (W1: Sunday 00:00, MN1: the 1st)."
+    if tf is Timeframe.MN1: return t.normalize() - pd.to_timedelta(t.day - 1, unit="D")
+    if tf is Timeframe.W1: return t.normalize() - pd.to_timedelta((t.day_of_week + 1) % 7, unit="D")
     return t.floor(f"{tf.minutes}min")
 
 def server_bar_opens(clock: ServerClock, tf: Timeframe, lo, hi) -> pd.DatetimeIndex:
@@ -79,8 +79,9 @@ def server_bar_opens(clock: ServerClock, tf: Timeframe, lo, hi) -> pd.DatetimeIn
         if not len(cand): return cand
         keep = np.asarray(is_market_open(_utc_of(clock, cand))) | np.asarray(is_market_open(_utc_of(clock, cand + tf.duration - pd.Timedelta("1min"))))
         return cand[keep & (cand >= lo)]
-    h1 = server_bar_opens(clock, Timeframe.H1, _floor(lo, tf), _floor(hi, tf) + _step(tf) - pd.Timedelta("1h"))
-    opens = pd.DatetimeIndex(sorted({_floor(t, tf) for t in h1}) if tf.minutes > 1440 else h1.floor(f"{tf.minutes}min").unique())
+    a, b = _floor(pd.DatetimeIndex([lo, hi]), tf)
+    h1 = server_bar_opens(clock, Timeframe.H1, a, b + _step(tf) - pd.Timedelta("1h"))
+    opens = _floor(h1, tf).unique()
     return opens[(opens >= lo) & (opens <= hi)]              # a longer bar exists when one of its hours does
 
 # %% ../nbs/90_testing.ipynb #9c9a26e0
@@ -99,6 +100,10 @@ def _over_bridge(d):
 # %% ../nbs/90_testing.ipynb #5f38c2d4
 class FakeMT5:
     "A stand-in for the `MetaTrader5` module (or an mt5linux bridge): same functions, constants and failures."
+    TIMEFRAME_M1, TIMEFRAME_M5, TIMEFRAME_M15, TIMEFRAME_M30 = 1, 5, 15, 30      # MetaTrader5/__init__.py, 5.0.6231
+    TIMEFRAME_H1, TIMEFRAME_H4, TIMEFRAME_D1 = 1 | 0x4000, 4 | 0x4000, 24 | 0x4000
+    TIMEFRAME_W1, TIMEFRAME_MN1 = 1 | 0x8000, 1 | 0xC000
+
     def __init__(self,
                  now=None,                          # the terminal's 'now' (UTC); None: the real clock
                  server_tz: str = "America/New_York+7",  # broker server clock (a `ServerClock` spec)
@@ -110,7 +115,6 @@ class FakeMT5:
                  call_log: str | None = None,       # file to append 'pid start end' per copy_rates_* call
                  tamper=None,                       # fn(symbol, timeframe_name, rates) -> rates, to corrupt answers
                 ):
-        for name, v in _TF_CONST.items(): setattr(self, f"TIMEFRAME_{name}", v)
         self._tf_by_const = {v: Timeframe(k) for k, v in _TF_CONST.items()}
         self.now, self.clock, self.maxbars, self.password = now, ServerClock(server_tz), maxbars, password
         self.symbols = dict(symbols) if symbols is not None else {s: True for s in ["USDJPY", "EURUSD", "EURJPY", "GBPUSD", "GBPJPY"]}
