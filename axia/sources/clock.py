@@ -65,6 +65,8 @@ def detect_server_clock(bars,                    # H1 or M1 history: rates array
                        ) -> ClockGuess:
     "Infer the broker's server clock (UTC offset and DST rule) from where its bars fall around the weekly closures."
     t = _server_times(bars)
+    if len(t) > 24 and np.median(np.diff(t.asi8)) > 3600 * 10**9:
+        return ClockGuess(None, None, None, 0.0, (), 0, "cannot tell from bars longer than H1; give H1 or M1 history")
     weekends = int((np.diff(t.asi8) >= 24 * 3600 * 10**9).sum()) if len(t) > 1 else 0
     if len(t) < 24 or weekends < min_weekends:
         return ClockGuess(None, None, None, 0.0, (), weekends,
