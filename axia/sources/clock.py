@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 import pandas as pd
-from ..core import ServerClock, bar_grid, is_market_open
+from ..core import ServerClock, bar_grid
 
 # %% auto #0
 __all__ = ['ClockGuess', 'detect_server_clock']
@@ -50,13 +50,13 @@ def _server_times(bars) -> pd.DatetimeIndex:
     if t.tz is not None: t = t.tz_localize(None)   # a server wall time wrongly tagged: keep the wall time
     return pd.DatetimeIndex(t.floor("h").unique().sort_values().as_unit("ns"))
 
-def _score(utc: pd.DatetimeIndex) -> tuple[float, int]:
-    "(F1, mismatches) of UTC hour opens against the market's trading hours over their span."
-    grid = bar_grid(utc[0], utc[-1] + pd.Timedelta("1h"), "H1")
-    inside = int(np.asarray(is_market_open(utc)).sum())
-    hit = int(utc.isin(grid).sum())
-    p, r = inside / len(utc), hit / max(1, len(grid))
-    return (2 * p * r / (p + r) if p + r else 0.0), (len(utc) - inside) + (len(grid) - hit)
+def _score(utc: pd.DatetimeIndex, grid: np.ndarray) -> tuple[float, int]:
+    "(F1, mismatches) of UTC hour opens against the trading hours `grid` (sorted ns) over their own span."
+    u = utc.asi8
+    inside = int(np.isin(u, grid).sum())                            # bars in trading time (each on a trading hour)
+    span = int(np.searchsorted(grid, u[-1], "right") - np.searchsorted(grid, u[0], "left"))   # trading hours they cover
+    p, r = inside / len(u), inside / max(1, span)
+    return (2 * p * r / (p + r) if p + r else 0.0), (len(u) - inside) + (span - inside)
 
 # %% ../../nbs/23_sources.clock.ipynb #6424214d
 def detect_server_clock(bars,                    # H1 or M1 history: rates array, frame or naive server-time index
@@ -72,10 +72,12 @@ def detect_server_clock(bars,                    # H1 or M1 history: rates array
         return ClockGuess(None, None, None, 0.0, (), weekends,
                           f"cannot tell: {len(t)} hour(s) and {weekends} weekly closure(s); give at least 8 days of H1 (3 weeks to see DST rules)")
     cands = list(dict.fromkeys([*_CANDIDATES, *((s, None) for s in also if s not in dict(_CANDIDATES))]))
+    pad = pd.Timedelta(days=2)                                      # every candidate lies within 14 h of wall time
+    grid = bar_grid(t[0].tz_localize("UTC") - pad, t[-1].tz_localize("UTC") + pad, "H1").asi8
     rows = []
     for spec, rule in cands:
         utc = pd.DatetimeIndex(ServerClock(spec).to_utc(t.to_numpy()))
-        rows.append((spec, rule, utc, *_score(utc)))
+        rows.append((spec, rule, utc, *_score(utc, grid)))
     best = max(rows, key=lambda r: r[3])                      # first of the equals: the most common clock
     ties = [r for r in rows if r[2].equals(best[2])]
     others = [r for r in rows if not r[2].equals(best[2])]
