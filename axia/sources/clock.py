@@ -27,13 +27,20 @@ class ClockGuess:
     spec: str | None                 # best `ServerClock` spec; None: cannot tell
     utc_offset: pd.Timedelta | None  # server time minus UTC at the newest bar (certain when `spec` is set)
     dst_rule: str | None             # "US" (NY+7 style), "EU", "none" (fixed offset); None: not shown by the data
-    confidence: float                # 0…1: weekends seen × how clearly the next-best clock is worse
+    confidence: float                # 0…1: weekends seen (2 for 1.0) × how clearly the next-best other clock is worse
     candidates: tuple = ()           # every spec that converts these bars identically (the truth is among them)
     weekends: int = 0                # weekly closures in the history
     reason: str = ""                 # one line: what decided it, or why it cannot tell
 
     @property
     def known(self) -> bool: return self.spec is not None
+
+    def __str__(self):
+        "One line for people (what `axia detect-clock` prints)."
+        if not self.known: return self.reason
+        rule = {"US": "US DST (NY+7 style)", "EU": "EU DST", "none": "no DST"}.get(self.dst_rule, "DST rule not shown by these bars")
+        also = f"; equally consistent: {', '.join(c for c in self.candidates if c != self.spec)}" if len(self.candidates) > 1 else ""
+        return f"{self.spec}: UTC{self.utc_offset / pd.Timedelta('1h'):+g}h now, {rule}, confidence {self.confidence:.2f}{also}"
     def agrees_with(self, spec: str) -> bool:
         "Whether the setting `spec` converts the history like the data says (pass it in `also=` when detecting)."
         return spec in self.candidates
@@ -82,7 +89,7 @@ def detect_server_clock(bars,                    # H1 or M1 history: rates array
     ties = [r for r in rows if r[2].equals(best[2])]
     others = [r for r in rows if not r[2].equals(best[2])]
     runner = min((r[4] for r in others), default=best[4] + 2 * weekends)
-    margin = min(1.0, (runner - best[4]) / (2 * weekends))
+    margin = min(1.0, (runner - best[4]) / 2)                 # one weekend shifted by an hour: 2 mismatching hours
     conf = round(min(1.0, weekends / 2) * max(0.0, margin) * (1 - best[4] / len(t)), 3)
     rules = {r[1] for r in ties if r[1] is not None}
     offset = ServerClock(best[0]).from_utc(best[2][-1]) - best[2][-1].tz_localize(None)
