@@ -11,7 +11,7 @@ from collections import namedtuple
 from datetime import datetime
 import numpy as np
 import pandas as pd
-from .core import Timeframe, ServerClock, bar_grid, is_market_open, utc_now
+from .core import Timeframe, ServerClock, is_market_open, utc_now
 
 # %% auto #0
 __all__ = ['MT5_ERRORS', 'TerminalInfo', 'SymbolInfo', 'yf_logger', 'price_at', 'server_bar_opens', 'FakeMT5', 'fake_mt5_module',
@@ -35,7 +35,6 @@ def _ohlc(symbol, t0, t1):
     return o, np.maximum(o, c) * wick, np.minimum(o, c) / wick, c
 
 # %% ../nbs/90_testing.ipynb #f2b73879
-from datetime import datetime as _datetime
 from fastcore.basics import patch
 
 _TF_CONST = {"M1": 1, "M5": 5, "M15": 15, "M30": 30, "H1": 16385, "H4": 16388, "D1": 16408, "W1": 32769, "MN1": 49153}
@@ -87,14 +86,14 @@ def server_bar_opens(clock: ServerClock, tf: Timeframe, lo, hi) -> pd.DatetimeIn
 # %% ../nbs/90_testing.ipynb #9c9a26e0
 def _core_epoch(d) -> float:
     "Epoch seconds of a request date, as MetaTrader5's core computes them (`d.timestamp()`; int/float as is)."
-    if isinstance(d, _datetime): return d.timestamp()          # naive: the client machine's local time
+    if isinstance(d, datetime): return d.timestamp()          # naive: the client machine's local time
     if isinstance(d, (int, float, np.integer, np.floating)): return float(d)
     raise TypeError(f"Invalid date argument of type {type(d).__name__}")
 
 def _over_bridge(d):
     "What reaches the server's core from mt5linux 1.0.11: `eval(repr(d.astimezone()))`, `datetime` being the module."
     local = d.astimezone()                                     # AttributeError for int and float, as in mt5linux
-    if type(local) is not _datetime: raise NameError(f"name '{type(local).__name__}' is not defined")
+    if type(local) is not datetime: raise NameError(f"name '{type(local).__name__}' is not defined")
     return local
 
 # %% ../nbs/90_testing.ipynb #5f38c2d4

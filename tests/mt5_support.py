@@ -1,7 +1,6 @@
 "A local mt5linux-style bridge for tests: an rpyc classic server (a subprocess on 127.0.0.1) whose `MetaTrader5` module is the stand-in."
 from __future__ import annotations
 import json, os, socket, subprocess, sys, textwrap, time
-import pytest
 
 # What mt5linux's own server is (mt5linux/__main__.py: `rpyc.cli.rpyc_classic.ClassicServer.run()`): a classic rpyc
 # server in whose Python `import MetaTrader5` finds the terminal's package. Here that module is a FakeMT5 in core mode:
@@ -54,11 +53,14 @@ class Bridge:
         raise RuntimeError("bridge server did not restart")
 
 
-@pytest.fixture
-def bridge_factory():
-    "Start bridges (`bridge_factory(now, server_tz=..., call_delay=...)`); all are stopped at the end of the test."
-    made = []
-    def make(now, **cfg):
-        b = Bridge(now, **cfg).start(); made.append(b); return b
-    yield make
-    for b in made: b.kill()
+class Bridges:
+    "`with Bridges() as make:` start bridges with `make(now, server_tz=..., call_delay=...)`; all stop at the end."
+    def __enter__(self):
+        self.made = []
+        return self.make
+
+    def make(self, now, **cfg) -> Bridge:
+        b = Bridge(now, **cfg).start(); self.made.append(b); return b
+
+    def __exit__(self, *exc):
+        for b in self.made: b.kill()

@@ -7,7 +7,7 @@ import pytest
 from axia.core import SourceUnavailable
 from axia.sources.mt5 import Mt5OhlcvSource, server_date
 from axia.testing import FakeMT5
-from mt5_support import bridge_factory  # noqa: F401  (fixture)
+from mt5_support import Bridges
 
 pytest.importorskip("mt5linux")
 NOW = pd.Timestamp("2026-11-20 12:00", tz="UTC")      # fixed, historic for the bars asked: passes at any instant
@@ -15,6 +15,12 @@ NOW = pd.Timestamp("2026-11-20 12:00", tz="UTC")      # fixed, historic for the 
 
 def set_tz(tz):
     os.environ["TZ"] = tz; time.tzset()
+
+
+@pytest.fixture
+def bridge_factory():
+    "Local mt5linux-style servers (subprocesses on 127.0.0.1, free ports), stopped after the test."
+    with Bridges() as make: yield make
 
 
 @pytest.fixture
