@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from axia.testing import FakeYahoo
+from axia.testing import FakeYahoo, _YahooSaid
 
 YAHOO_HOSTS = ["fc.yahoo.com", "query1.finance.yahoo.com", "query2.finance.yahoo.com", "guce.yahoo.com",
                "consent.yahoo.com", "finance.yahoo.com"]
@@ -69,8 +69,8 @@ def chart_json(ticker: str, bars: pd.DataFrame, interval: str, now: pd.Timestamp
     offset = int(local_now.utcoffset().total_seconds())
     zone = local_now.tzname()
     day0 = local_now.normalize()
-    def period(a): return {"timezone": zone, "start": int(a.timestamp()), "end": int((a + pd.Timedelta(days=1)).timestamp()) - 60,
-                           "gmtoffset": offset}
+    def next_day(a): return (a.tz_localize(None) + pd.Timedelta(days=1)).tz_localize(tz)    # 23 or 25 h on DST days
+    def period(a): return {"timezone": zone, "start": int(a.timestamp()), "end": int(next_day(a).timestamp()) - 60, "gmtoffset": offset}
     last = float(bars["Close"].iloc[-1]) if len(bars) else 1.0
     meta = {"currency": CURRENCY.get(ticker, "USD"), "symbol": ticker, "exchangeName": "CCY", "fullExchangeName": "CCY",
             "instrumentType": "CURRENCY", "firstTradeDate": 1070236800, "regularMarketTime": int(now.timestamp()),
@@ -84,7 +84,7 @@ def chart_json(ticker: str, bars: pd.DataFrame, interval: str, now: pd.Timestamp
             "validRanges": ["1d", "5d", "1mo", "3mo", "6mo", "1y", "2y", "5y", "10y", "ytd", "max"]}
     if interval[-1] in "mh":   # intraday answers carry each exchange day's regular session
         days = sorted({t.normalize() for t in pd.DatetimeIndex(bars.index)}) if len(bars) else []
-        meta["tradingPeriods"] = [[{**period(d), "end": int((d + pd.Timedelta(days=1)).timestamp())}] for d in days]
+        meta["tradingPeriods"] = [[{**period(d), "end": int(next_day(d).timestamp())}] for d in days]
     def col(c): return [None if np.isnan(v) else float(v) for v in bars[c]]
     quote = {"open": col("Open"), "high": col("High"), "low": col("Low"), "close": col("Close"),
              "volume": [int(v) for v in bars["Volume"]]}
@@ -95,7 +95,8 @@ def chart_json(ticker: str, bars: pd.DataFrame, interval: str, now: pd.Timestamp
 
 
 class YahooServer:
-    "Yahoo's endpoints behind an intercepting proxy; `mode` is 'ok' or 'rate_limited' (HTTP 429 from query1/query2)."
+    """Yahoo's endpoints behind an intercepting proxy. `mode`: 'ok' or 'rate_limited' (HTTP 429 from query1/query2);
+    `rate_limit_next`: how many next chart requests get 429."""
     def __init__(self, now: pd.Timestamp, directory: Path, tickers=tuple(CURRENCY)):
         self.now, self.mode, self.rate_limit_next = pd.Timestamp(now), "ok", 0
         self.yahoo = FakeYahoo(now=self.now, tickers=tickers)
@@ -130,8 +131,9 @@ class YahooServer:
         "(status, headers, body) for one request."
         self.requests.append((method, host, path, query))
         q = {k: v[0] for k, v in query.items()}
-        if host.startswith("query") and (self.mode == "rate_limited" or self.rate_limit_next > 0):
-            self.rate_limit_next = max(0, self.rate_limit_next - 1)
+        chart = path.startswith("/v8/finance/chart/")
+        if host.startswith("query") and (self.mode == "rate_limited" or (chart and self.rate_limit_next > 0)):
+            self.rate_limit_next -= chart and self.rate_limit_next > 0
             return 429, {"Content-Type": "text/plain"}, b"Too Many Requests\r\n"
         if host == "fc.yahoo.com":     # the cookie Yahoo sets on every visitor, on a 404 page
             expires = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=365)).strftime("%a, %d %b %Y %H:%M:%S GMT")
@@ -167,7 +169,7 @@ class YahooServer:
         else:
             start, end = (pd.Timestamp(int(q[k]), unit="s", tz="UTC") for k in ("period1", "period2"))
         try: bars = self.yahoo._history(ticker, start, end, interval)
-        except ValueError as e:     # Yahoo's 422 for ranges outside its limits
+        except _YahooSaid as e:     # Yahoo's 422 for ranges outside its limits
             return _json(422, {"chart": {"result": None, "error": {"code": "Unprocessable Entity",
                                                                       "description": str(e).split(": ", 1)[-1]}}})
         return _json(200, chart_json(ticker, bars, interval, self.now, self.yahoo.tz))
