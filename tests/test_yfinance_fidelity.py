@@ -1,16 +1,23 @@
 """YFinanceOhlcvSource through the REAL yfinance (1.7) against a local Yahoo (tests/yahoo_support.py), and FakeYahoo
 held to what the real library returns for the same bars: columns, index, dtypes, empty frames, logged messages."""
 from __future__ import annotations
-import logging, re
+import logging, re, warnings
 import pandas as pd, pytest
 
 pytest.importorskip("yfinance")
 pytest.importorskip("cryptography")
+pytestmark = pytest.mark.filterwarnings("ignore:The inplace keyword")   # yfinance 1.7 on pandas 3, in direct download calls
 
-from axia.core import RateLimited, SourceUnavailable, SymbolNotFound, Timeframe, bar_open, fixed_clock
+from axia.core import RateLimited, SourceUnavailable, SymbolNotFound, bar_open, fixed_clock
 from axia.sources.yfinance import YFinanceOhlcvSource
 from axia.testing import FakeYahoo
-from yahoo_support import closed_port, yahoo  # noqa: F401  (fixture)
+from yahoo_support import closed_port, local_yahoo
+
+
+@pytest.fixture
+def yahoo(tmp_path, monkeypatch):
+    "The local Yahoo on a Wednesday afternoon (2026-11-04 15:37 UTC)."
+    with local_yahoo(tmp_path, monkeypatch) as server: yield server
 
 
 def real_source(server, proxy=None, **kw) -> YFinanceOhlcvSource:
@@ -49,6 +56,14 @@ def test_h1_through_real_yfinance_asks_yahoos_urls(yahoo):
     asked = [q for q in charts if "period1" in q][0]
     assert asked["interval"] == ["1h"] and asked["crumb"] == ["Qx7mB2kPz.a"]
     assert pd.Timestamp(int(asked["period1"][0]), unit="s", tz="UTC") == pd.Timestamp("2026-11-03", tz="UTC")
+
+
+def test_yfinance_warnings_and_log_lines_stay_off_the_users_terminal(yahoo, capfd):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        real_source(yahoo).fetch("USDJPY", "D1", "2023-06-05", "2023-06-10")
+        with pytest.raises(SymbolNotFound): real_source(yahoo).fetch("XXXYYY", "H1", "2026-11-03", "2026-11-04")
+    assert not [w for w in caught if "yfinance" in w.filename] and capfd.readouterr().err == ""
 
 
 @pytest.mark.parametrize("tf,start,end", [("M1", "2026-11-03 10:00", "2026-11-03 13:00"), ("M5", "2026-11-02", "2026-11-04"),
@@ -124,24 +139,17 @@ def test_native_daily_keeps_the_last_fx_day_of_a_window_ending_before_london_mid
 
 
 def test_sunday_before_the_open_is_empty_not_an_error(tmp_path, monkeypatch):
-    from yahoo_support import YahooServer, reset_yfinance
-    reset_yfinance(monkeypatch, tmp_path)
-    server = YahooServer(pd.Timestamp("2026-11-08 20:00", tz="UTC"), tmp_path).start()   # Sunday 15:00 New York
-    try:
+    with local_yahoo(tmp_path, monkeypatch, "2026-11-08 20:00") as server:     # Sunday 15:00 New York
         for src in (real_source(server), fake_source(server)):
             for tf in ("M5", "H1", "H4", "D1"):
                 assert src.fetch("USDJPY", tf, "2026-11-08 12:00", "2026-11-09 06:00").empty
             friday = src.fetch("USDJPY", "H1", "2026-11-06", "2026-11-08 21:00")
             assert friday.index[-1] == pd.Timestamp("2026-11-06 21:00", tz="UTC") and friday.attrs["forming_bar"] is None
-    finally: server.stop()
 
 
 @pytest.mark.parametrize("now,mn1_forming", [("2026-11-07 12:00", True), ("2026-10-31 12:00", False)])
 def test_saturday_every_bar_of_the_week_is_complete(tmp_path, monkeypatch, now, mn1_forming):
-    from yahoo_support import YahooServer, reset_yfinance
-    reset_yfinance(monkeypatch, tmp_path)
-    server = YahooServer(pd.Timestamp(now, tz="UTC"), tmp_path).start()
-    try:
+    with local_yahoo(tmp_path, monkeypatch, now) as server:
         src = real_source(server)
         for tf in ("M1", "M15", "H1", "H4", "D1", "W1"):
             df = src.fetch("USDJPY", tf, server.now - pd.Timedelta(days=3), server.now)
@@ -149,7 +157,6 @@ def test_saturday_every_bar_of_the_week_is_complete(tmp_path, monkeypatch, now, 
                                                                    complete_only=True)) == len(df)
         mn1 = src.fetch("USDJPY", "MN1", server.now - pd.Timedelta(days=40), server.now)
         assert (mn1.attrs["forming_bar"] is not None) is mn1_forming
-    finally: server.stop()
 
 
 # --- FakeYahoo agrees with the real library -------------------------------------------------------------------------

@@ -10,14 +10,13 @@ Bars come from `axia.testing.FakeYahoo._history` (the stand-in's price path at t
 Yahoo's chart API sends them: `timestamp` epoch seconds, `indicators.quote[0]` arrays, FX volume 0.
 """
 from __future__ import annotations
-import datetime as dt, json, socket, ssl, threading
+import contextlib, datetime as dt, json, socket, ssl, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from axia.testing import FakeYahoo, _YahooSaid
 
@@ -233,10 +232,10 @@ class _MemoryCache:
         else: self.d[key] = value if not hasattr(value, "items") else {"cookie": value, "age": pd.Timestamp.now()}
 
 
-@pytest.fixture
-def yahoo(tmp_path, monkeypatch):
-    "A local Yahoo at a fixed Wednesday afternoon, with yfinance's process state reset."
+@contextlib.contextmanager
+def local_yahoo(tmp_path, monkeypatch, now="2026-11-04 15:37"):
+    "A running local Yahoo whose 'now' is `now` (default: a Wednesday afternoon), with yfinance's process state reset."
     reset_yfinance(monkeypatch, tmp_path)
-    server = YahooServer(pd.Timestamp("2026-11-04 15:37", tz="UTC"), tmp_path).start()
+    server = YahooServer(pd.Timestamp(now, tz="UTC"), tmp_path).start()
     try: yield server
     finally: server.stop()
