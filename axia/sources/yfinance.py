@@ -18,7 +18,7 @@ from ..ports import IOhlcvSource
 from .common import check_bars, drop_forming
 
 # %% auto #0
-__all__ = ['LOOKBACK', 'PER_REQUEST', 'yahoo_ticker', 'yfinance_session', 'yf_frame', 'YFinanceOhlcvSource']
+__all__ = ['LOOKBACK', 'PER_REQUEST', 'yahoo_ticker', 'yf_frame', 'YFinanceOhlcvSource']
 
 # %% ../../nbs/21_sources.yfinance.ipynb #b05a66ce
 _log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def _recording_session_type() -> type:
                 raise
     return RecordingSession
 
-def yfinance_session(**options):
+def _yfinance_session(**options):
     "A session for `yfinance.download(session=...)` that records network failures (options: curl_cffi's `Session`)."
     return _recording_session_type()(**{"impersonate": "chrome", **options})
 
@@ -141,7 +141,7 @@ def _yf(self: YFinanceOhlcvSource) -> Callable:
     if self._download is None:
         try: import yfinance
         except ImportError as e: raise SourceUnavailable("yfinance is not installed: pip install 'axia[yfinance]'") from e
-        self._session = yfinance_session(**self.session_options)
+        self._session = _yfinance_session(**self.session_options)
         self._download = functools.partial(yfinance.download, session=self._session)
     return self._download
 
