@@ -41,8 +41,9 @@ class _Captured(logging.Handler):
 
 def _is_rate_limit(text: str) -> bool: return "YFRateLimitError" in text or "Rate limited" in text or "Too Many Requests" in text
 
-_NETWORK = re.compile(r"Failed to get ticker '[^']*' reason: (?P<why>.+)|(?P<exc>(?:\w+\.)*(?:ConnectionError|DNSError|ProxyError|"
-                      r"Timeout|ConnectTimeout|ReadTimeout|SSLError|CertificateVerifyError)\('(?P<msg>.+)'\))")
+_NETWORK = re.compile(r"Failed to get ticker '[^']*' reason: (?P<why>.*(?:curl: \(\d+\)|[Cc]onnect|resolve|timed out).*)|"
+                      r"(?P<exc>(?:\w+\.)*(?:ConnectionError|DNSError|ProxyError|Timeout|ConnectTimeout|ReadTimeout|SSLError|"
+                      r"CertificateVerifyError)\('(?P<msg>.+)'\))")
 
 def _one_line(text: str, limit: int = 240) -> str:
     "`text` (a library's message) for an error message: one line, no curl boilerplate, no secrets, bounded."
