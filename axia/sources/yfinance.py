@@ -140,9 +140,10 @@ _ONE_DOWNLOAD = threading.Lock()
 def _yf(self: YFinanceOhlcvSource) -> Callable:
     "The download function, importing yfinance (and making the recording session) on first use."
     if self._download is None:
-        try: import yfinance
-        except ImportError as e: raise SourceUnavailable("yfinance is not installed: pip install 'axia[yfinance]'") from e
-        self._session = _yfinance_session(**self.session_options)
+        try:
+            import yfinance
+            self._session = _yfinance_session(**self.session_options)
+        except ImportError as e: raise SourceUnavailable("yfinance (with curl_cffi) is not installed: pip install 'axia[yfinance]'") from e
         self._download = functools.partial(yfinance.download, session=self._session)
     return self._download
 
