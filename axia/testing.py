@@ -6,7 +6,7 @@ Docs: https://axia-dev.github.io/axia/testing.html.md"""
 
 # %% ../nbs/90_testing.ipynb #7353df68
 from __future__ import annotations
-import logging, math, os, time, zlib
+import logging, os, time, zlib
 from collections import namedtuple
 from datetime import datetime
 import numpy as np

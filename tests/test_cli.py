@@ -207,3 +207,15 @@ def test_help_needs_neither_pandas_nor_pydantic():
 def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "axia"
     assert exe.exists() and subprocess.run([str(exe), "--help"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("server_tz, setting, status", [("Europe/Athens", "Europe/Athens", 0), ("UTC+2", "America/New_York+7", 1)])
+def test_detect_clock_through_the_real_mt5linux_client(tmp_path, server_tz, setting, status):
+    "`axia detect-clock` on a broker bridge (the real mt5linux client, a local rpyc server hosting the MT5 stand-in)."
+    from mt5_support import Bridges
+    with Bridges() as make:
+        b = make(pd.Timestamp("2026-03-18 12:00", tz="UTC"), server_tz=server_tz)    # three weeks around the US and EU changes
+        r = axia("detect-clock", "EURUSD", data_dir=tmp_path, check=status,
+                 env={"AXIA_MT5LINUX_HOST": "127.0.0.1", "AXIA_MT5LINUX_PORT": str(b.port), "AXIA_MT5_SERVER_TZ": setting})
+    assert r.out.startswith("EURUSD: ") and "confidence" in r.out
+    assert ("agrees with the bars" in r.out) if status == 0 else ("disagrees with the bars" in r.err)
