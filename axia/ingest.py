@@ -336,7 +336,7 @@ def ingest(df: pd.DataFrame,                # bars: a DatetimeIndex or a time co
              pd.DataFrame({"time": idx[off], "rule": f"off the {tf} grid"})]
     report.dropped = pd.concat([p for p in parts if len(p)] or [report.dropped], ignore_index=True)
     if keep_closed: report.closed = bars[closed]
-    hint = _clock_hint(wall, tf, tz, int((closed | off).sum()), len(bars), calendar) if not report.tz_aware_input else None
+    hint = _clock_hint(wall, tf, "UTC" if report.tz_aware_input else tz, int((closed | off).sum()), len(bars), calendar)
     if hint: report.hints.append(hint)
     bars = _without(bars, closed | off)
     report.rows_out = len(bars)
