@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from .core import (OHLCV_COLUMNS, OHLCV_DTYPES, PRICE_COLUMNS, VOLUME_COLUMNS, ConfigError, FxCalendar, InvalidBars,
-                       ServerClock, Timeframe, bar_grid, bar_open, drop_invalid_bars, empty_ohlcv, is_market_open,
+                       ServerClock, Timeframe, FX_CALENDAR, bar_close, bar_open, drop_invalid_bars, empty_ohlcv,
                        is_synthetic, mark_synthetic, slice_bars, to_fx_clock, utc_now, validate_ohlcv, validate_symbol)
 from .ports import IOhlcvDataRepository
 
@@ -248,12 +248,17 @@ def as_ohlcv(df: pd.DataFrame,                 # bars: a DatetimeIndex or a time
 
 # %% ../nbs/03_ingest.ipynb #41c7b50d
 def _calendar_rules(idx: pd.DatetimeIndex, tf: Timeframe | None, calendar: FxCalendar | None = None) -> tuple[np.ndarray, np.ndarray]:
-    "(in a market closure, off the timeframe's grid) per bar open; the grid is core's `bar_grid` (holidays excluded)."
-    if len(idx) == 0: return np.zeros(0, bool), np.zeros(0, bool)
-    if tf is None: return ~np.asarray(is_market_open(idx, calendar)), np.zeros(len(idx), bool)
+    "(in a market closure, off the timeframe's grid) per bar open; a bar is closed when no trading falls within it (as `bar_grid`)."
+    none = np.zeros(len(idx), bool)
+    if len(idx) == 0: return none, none
+    ns = idx.asi8
+    a, b = (calendar or FX_CALENDAR).closures(int(ns.min()), int(ns.max()))   # int64 ns (close, reopen), merged
+    i = np.maximum(np.searchsorted(a, ns, "right") - 1, 0)
+    inside = (np.searchsorted(a, ns, "right") > 0) & (ns < b[i]) if len(a) else none
+    if tf is None: return inside, none
     aligned = np.asarray(bar_open(idx, tf) == idx)
-    grid = bar_grid(idx.min(), idx.max() + pd.Timedelta(1, "ns"), tf, calendar)
-    return aligned & ~np.asarray(idx.isin(grid)), ~aligned
+    outlasted = b[i] >= bar_close(idx, tf).asi8 if len(a) else none   # the closure holding it lasts to its close
+    return aligned & inside & outlasted, ~aligned
 
 def _closure_kind(idx: pd.DatetimeIndex) -> np.ndarray:
     "'weekly closure' or 'holiday' per closed bar open."

@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pandas.testing import assert_frame_equal
 
-from axia.core import OHLCV_COLUMNS, Timeframe, as_utc, bar_grid, bar_open, is_market_open, resample_ohlcv
+from axia.core import OHLCV_COLUMNS, Timeframe, as_utc, bar_grid, bar_open, resample_ohlcv
 from axia.ingest import as_ohlcv, export_series, import_file, ingest, server_clock
 from axia.tiers.s3 import S3OhlcvDataRepository
 from ingest_support import ANYTRADING_EURUSD, BACKTESTING_EURUSD
