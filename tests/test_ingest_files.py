@@ -230,3 +230,15 @@ def test_every_import_format_round_trips_through_export(tmp_path, bt, in_fmt, ou
     report = import_file(out, "EURUSD", "H1", second)           # the clock comes from the file's metadata
     assert report.ingest.dropped.empty and report.stored == len(bars)
     assert_frame_equal(second.read("EURUSD", "H1"), bars)
+
+
+def test_synthetic_bars_say_so_in_their_export(tmp_path, bt):
+    rep = export_series(mark_synthetic(bt.head(24).copy()), tmp_path / "s.parquet", symbol="EURUSD", timeframe="H1",
+                        source="dummy")
+    meta = json.loads(pq.read_schema(tmp_path / "s.parquet").metadata[b"axia"])
+    assert meta["synthetic"] is True and meta["source"] == "dummy" and "SYNTHETIC" in str(rep)
+
+
+def test_an_empty_range_exports_an_empty_file(tmp_path, lake):
+    rep = export_series(lake, tmp_path / "e.csv", "csv", symbol="EURUSD", timeframe="H1", start="2030-01-01", end="2030-02-01")
+    assert rep.rows == 0 and len(pd.read_csv(tmp_path / "e.csv")) == 0 and "no bars" in str(rep)
