@@ -521,7 +521,7 @@ def import_file(path: str | os.PathLike,       # a CSV or Parquet file of bars
     if clock is None:
         _, wall = _coerce(raw, "UTC", report=IngestReport(), **opts)
         best, best_n, _ = infer_clock(wall, tf, calendar=calendar)
-        raise ConfigError(f"{path.name}: {spec.label} times are the broker's server time — pass broker_clock "
+        raise ConfigError(f"{path.name}: the times of a {spec.label} are the broker's server time — pass broker_clock "
                           f"(--broker-clock); these {tf} bars fit {best!r} best ({CLOCK_CANDIDATES.get(best, best)}, "
                           f"{best_n} of {min(len(wall), 5000)} sampled bars would not)")
     bars, rep = ingest(raw, tf, tz=clock, calendar=calendar, **opts)

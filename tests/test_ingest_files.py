@@ -101,7 +101,7 @@ def test_dukascopy_real_file(lake):
 
 def test_mt5_export_needs_its_broker_clock_and_the_refusal_names_the_likely_one(tmp_path, lake, bt):
     path = write_mt5(tmp_path / "EURUSD_H1.csv", bt)
-    with pytest.raises(ConfigError, match=r"server time — pass broker_clock .* fit 'America/New_York\+7' best"):
+    with pytest.raises(ConfigError, match=r"are the broker.s server time — pass broker_clock .* fit 'America/New_York\+7' best"):
         import_file(path, "EURUSD", "H1", lake)
     report = import_file(path, "EURUSD", "H1", lake, broker_clock="America/New_York+7")
     assert report.stored == len(bt) and report.ingest.dropped.empty
