@@ -8,7 +8,7 @@ from axia.ingest import export_series, import_file
 from ingest_support import BACKTESTING_EURUSD
 
 
-def axia_import(lake, file, symbol, timeframe, tz=None, broker_clock=None, fmt="auto", out=sys.stdout) -> int:
+def axia_import(lake, file, symbol, timeframe, tz=None, broker_clock=None, fmt="auto", out=None) -> int:
     "What `axia import FILE --symbol S --timeframe TF [--tz …|--broker-clock …] [--format …]` does."
     report = import_file(file, symbol, timeframe, lake, fmt=fmt, tz=tz, broker_clock=broker_clock,
                          progress=sys.stderr.isatty())
@@ -16,7 +16,7 @@ def axia_import(lake, file, symbol, timeframe, tz=None, broker_clock=None, fmt="
     return 0
 
 
-def axia_export(lake, symbol, timeframe, start, end, fmt, output, tz="UTC", out=sys.stdout) -> int:
+def axia_export(lake, symbol, timeframe, start, end, fmt, output, tz="UTC", out=None) -> int:
     "What `axia export SYMBOL TF --start … --end … --format parquet|csv|mt5 -o FILE [--tz …]` does."
     report = export_series(lake, output, fmt, symbol=symbol, timeframe=timeframe,
                            start=start, end=end, tz=tz)
