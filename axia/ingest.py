@@ -185,6 +185,7 @@ def _to_utc(idx: pd.DatetimeIndex, tz: str, label: str) -> pd.DatetimeIndex:
 def _numbers(s: pd.Series, col: str) -> np.ndarray:
     "float64 values of a column; refuses text that is not a number."
     if pd.api.types.is_bool_dtype(s): raise InvalidBars(f"column {str(col)!r} holds booleans, not numbers")
+    if pd.api.types.is_numeric_dtype(s): return s.to_numpy(dtype="float64", na_value=np.nan)   # already numbers
     v = pd.to_numeric(s, errors="coerce")
     bad = np.flatnonzero(v.isna().to_numpy() & s.notna().to_numpy() & (s.astype(str).str.strip() != "").to_numpy())
     if len(bad): raise InvalidBars(f"column {str(col)!r}: {len(bad)} value(s) are not numbers, first {str(s.iloc[bad[0]])!r} at row(s) {_rows_text(bad)}")
