@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.axia-installed
 
-.PHONY: setup system-deps run test lint check-nbdev nbtest pytest clock-matrix bench readme docs stop clean
+.PHONY: setup system-deps run test lint check-nbdev nbtest pytest pytest-unclocked clock-matrix bench readme docs stop clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "axia needs Python 3.11 or newer"'
@@ -19,7 +19,7 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python jobs/main_job.py
 
-test: system-deps lint check-nbdev nbtest pytest clock-matrix
+test: system-deps lint check-nbdev nbtest pytest-unclocked clock-matrix
 
 system-deps:
 	bash tools/install_system_deps.sh
@@ -35,6 +35,9 @@ nbtest: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+pytest-unclocked: $(STAMP)            # `make test`: the tests marked `clock` run in the matrix instead
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not clock"
 
 clock-matrix: $(STAMP)
 	bash tools/clock_matrix.sh

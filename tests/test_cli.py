@@ -9,7 +9,6 @@ from axia.provider import request_window
 from axia.tiers.redis import EmbeddedRedis
 from conftest import AXIA_AT, TEST_NOW, axia_env
 
-pytestmark = pytest.mark.clock
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +32,7 @@ def collected(data_dir):
                 "--backfill-days", "5", data_dir=data_dir, check=0)
 
 
+@pytest.mark.clock
 def test_collect_prints_the_report_and_a_rerun_writes_nothing(collected, data_dir):
     assert "6 tasks, 6 ok, 0 failed" in collected.out and "SYNTHETIC" in collected.out
     again = axia("collect", "--source", "dummy", "--symbols", "USDJPY", "EURUSD", "--timeframes", "M5,H1,D1",
@@ -41,6 +41,7 @@ def test_collect_prints_the_report_and_a_rerun_writes_nothing(collected, data_di
     assert len(list((data_dir / "runs").glob("collect-*.json"))) == 2
 
 
+@pytest.mark.clock
 def test_get_table_csv_and_parquet(collected, data_dir, tmp_path):
     t = axia("get", "USDJPY", "H1", "--days", "2", data_dir=data_dir, check=0)
     head = t.out.splitlines()[0]
@@ -59,6 +60,7 @@ def test_get_table_csv_and_parquet(collected, data_dir, tmp_path):
     assert "route (chart):" in v.out and "memory" in v.out
 
 
+@pytest.mark.clock
 def test_parquet_straight_from_a_source(tmp_path):
     "An answer that comes from a source carries timestamps in its attrs; Parquet output must not choke on them."
     out = tmp_path / "d.parquet"
@@ -67,6 +69,7 @@ def test_parquet_straight_from_a_source(tmp_path):
     EmbeddedRedis(tmp_path / "d").stop()
 
 
+@pytest.mark.clock
 def test_history_by_date_range_and_bar_lengths_on_request(collected, data_dir):
     start = (TEST_NOW - pd.Timedelta(days=4)).floor("D")
     r = axia("get", "USDJPY", "H1", "--start", start.isoformat(), "--end", (start + pd.Timedelta(days=1)).isoformat(),
@@ -78,6 +81,7 @@ def test_history_by_date_range_and_bar_lengths_on_request(collected, data_dir):
     assert "resampled from H1" in h2.out.splitlines()[0]
 
 
+@pytest.mark.clock
 def test_info_shows_every_tier_gaps_and_the_last_run(collected, data_dir):
     r = axia("info", data_dir=data_dir, check=0)
     assert "Redis (embedded): OK" in r.out and "ohlcv:USDJPY:H1" in r.out
@@ -92,6 +96,7 @@ def test_symbols_lists_configured_and_stored(collected, data_dir):
     assert "Configured: USDJPY, EURUSD, EURJPY, GBPUSD, GBPJPY" in r.out and "Stored (6 series)" in r.out
 
 
+@pytest.mark.clock
 def test_warmup_refills_an_emptied_redis(collected, data_dir):
     import redis
     server = EmbeddedRedis(data_dir)
@@ -110,11 +115,13 @@ def test_query_runs_sql_over_the_lake(collected, data_dir):
     assert bad.err.startswith("axia: error: query failed") and bad.err.count("\n") == 1
 
 
+@pytest.mark.clock
 def test_an_unknown_symbol_gets_a_suggestion(collected, data_dir):
     r = axia("get", "usdjpy", "h1", data_dir=data_dir, check=2)
     assert r.err == "axia: error: unknown symbol 'usdjpy' — did you mean USDJPY? (broker symbols are case-sensitive)\n"
 
 
+@pytest.mark.clock
 def test_stop_stops_the_embedded_server(tmp_path):
     d = tmp_path / "s"
     axia("get", "USDJPY", "H1", "--source", "dummy", data_dir=d, check=0)
@@ -153,6 +160,7 @@ def test_bad_arguments_get_one_line_and_a_nonzero_exit(tmp_path, capsys, monkeyp
     assert not (tmp_path / "lake").exists()                              # refused before any I/O
 
 
+@pytest.mark.clock
 def test_an_unreachable_redis_url_degrades_without_the_password(tmp_path):
     env = {"AXIA_REDIS_URL": "redis://default:hunter2secret@127.0.0.1:1/0"}
     c = axia("collect", "--source", "dummy", "--symbols", "USDJPY", "--timeframes", "H1", data_dir=tmp_path, env=env, check=0)

@@ -7,7 +7,7 @@ bin=$PWD/.venv/bin
 fail=0; summary=()
 while read -r instant label; do
   [[ -z "$instant" || "$instant" == \#* ]] && continue
-  out=$(AXIA_TEST_NOW="$instant" "$bin/python" -m pytest -m clock -n 2 --dist loadfile -q -p no:cacheprovider "$@" 2>&1)
+  out=$(AXIA_TEST_NOW="$instant" "$bin/python" -m pytest -m clock -n 2 --dist load -q -p no:cacheprovider "$@" 2>&1)
   rc=$?
   line=$(echo "$out" | grep -E "^[0-9]+ (passed|failed)|passed|failed" | tail -1)
   summary+=("$(printf '%-22s %-62s %s' "$instant" "$label" "$line")")
