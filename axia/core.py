@@ -137,7 +137,7 @@ OHLCV_DTYPES = {**{c: "float64" for c in PRICE_COLUMNS}, **{c: "int64" for c in 
 try: from pandas.api.internals import create_dataframe_from_blocks
 except ImportError: create_dataframe_from_blocks = None   # pandas < 2.3: the public constructor below
 
-_COLUMNS = pd.Index(OHLCV_COLUMNS)
+_COLUMNS = pd.Index(OHLCV_COLUMNS)   # shared by every frame `bars_from_arrays` builds: an identity check reads it
 _PRICE_AT, _VOLUME_AT = np.arange(4), np.arange(4, 7)
 
 def bars_from_arrays(times,                    # int64 ns since the epoch (UTC), or datetime64
@@ -177,13 +177,23 @@ def is_synthetic(df: pd.DataFrame) -> bool: return bool(df.attrs.get("synthetic"
 _UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 _DTYPES = {c: np.dtype(t) for c, t in OHLCV_DTYPES.items()}
 
+def _arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    "The frame's columns as numpy arrays, straight from its blocks (a `df[c]` per column costs far more)."
+    try:
+        cols, out = (OHLCV_COLUMNS if df.columns is _COLUMNS else df.columns.tolist()), {}
+        for blk in df._mgr.blocks:
+            vals = blk.values
+            for i, loc in enumerate(blk.mgr_locs.as_array): out[cols[loc]] = vals[i]
+        return out
+    except Exception:  # pandas internals moved: the public way
+        return {c: df[c].to_numpy() for c in df.columns}
+
 def _frame_problems(df) -> list[str]:
     "Schema problems that concern the whole frame rather than a row."
     if not isinstance(df, pd.DataFrame): return [f"expected a DataFrame, got {type(df).__name__}"]
-    dtypes = df.dtypes
-    if len(dtypes) == 7 and list(dtypes.index) == OHLCV_COLUMNS and all(dtypes.iloc[i] == _DTYPES[c] for i, c in enumerate(OHLCV_COLUMNS)) \
-            and df.index.dtype == _UTC_NS:
-        return []                                                   # the usual case, checked cheaply
+    if df.index.dtype == _UTC_NS and df.shape[1] == 7 and (df.columns is _COLUMNS or df.columns.tolist() == OHLCV_COLUMNS):
+        a = _arrays(df)
+        if all(a[c].dtype == _DTYPES[c] for c in OHLCV_COLUMNS): return []   # the usual case, checked cheaply
     probs = [f"missing column {c!r}" for c in OHLCV_COLUMNS if c not in df.columns]
     probs += [f"column {c!r} is {df[c].dtype}, expected {t}" for c, t in OHLCV_DTYPES.items()
               if c in df.columns and str(df[c].dtype) != t]
@@ -195,8 +205,9 @@ def _frame_problems(df) -> list[str]:
 
 def _rule_masks(df: pd.DataFrame) -> dict[str, np.ndarray]:
     "Per rule, which rows break it (numpy, one pass per rule)."
-    o, h, l, c = (df[k].to_numpy() for k in PRICE_COLUMNS)
-    v = np.stack([df[k].to_numpy() for k in VOLUME_COLUMNS]) if len(df) else np.zeros((3, 0), np.int64)
+    a = _arrays(df)
+    o, h, l, c = (a[k] for k in PRICE_COLUMNS)
+    v = np.stack([a[k] for k in VOLUME_COLUMNS]) if len(df) else np.zeros((3, 0), np.int64)
     p = np.stack([o, h, l, c])
     t = df.index.asi8
     with np.errstate(invalid="ignore"):
@@ -213,6 +224,25 @@ def _rule_masks(df: pd.DataFrame) -> dict[str, np.ndarray]:
             "time not increasing": np.r_[False, t[1:] <= t[:-1]] & ~dup if len(t) else np.zeros(0, bool),
         }
 
+def _price_volume(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    "(prices (4, n), volumes (3, n)): the frame's own two blocks when it has them, else stacked columns."
+    try:
+        b = df._mgr.blocks
+        if len(b) == 2 and df.columns is _COLUMNS and list(b[0].mgr_locs.as_array) == [0, 1, 2, 3]: return b[0].values, b[1].values
+    except Exception: pass
+    a = _arrays(df)
+    return np.stack([a[k] for k in PRICE_COLUMNS]), np.stack([a[k] for k in VOLUME_COLUMNS])
+
+def _all_valid(df: pd.DataFrame) -> bool:
+    "Whether every bar keeps every rule: a handful of whole-array reductions, no per-rule masks."
+    p, v = _price_volume(df)
+    if not p.shape[1]: return True
+    t = df.index.asi8
+    o, h, l, c = p
+    with np.errstate(invalid="ignore"):
+        return bool((p > 0).all() and np.isfinite(p).all() and (h >= np.maximum(o, c)).all()
+                    and (l <= np.minimum(o, c)).all() and v.min() >= 0 and (t[1:] > t[:-1]).all())
+
 def ohlcv_violations(df: pd.DataFrame) -> pd.DataFrame:
     "One row per (bar, broken rule); empty when every bar is valid. Assumes the frame-level schema holds."
     rows = [(df.index[i], rule) for rule, bad in _rule_masks(df).items() for i in np.flatnonzero(bad)]
@@ -222,8 +252,7 @@ def ohlcv_violations(df: pd.DataFrame) -> pd.DataFrame:
 def validate_ohlcv(df: pd.DataFrame) -> pd.DataFrame:
     "Return `df` unchanged if it is a valid frame of bars, else raise `InvalidBars` naming every problem."
     if probs := _frame_problems(df): raise InvalidBars("bars do not fit the schema: " + "; ".join(probs))
-    masks = _rule_masks(df)
-    if not any(m.any() for m in masks.values()): return df
+    if _all_valid(df): return df
     report = ohlcv_violations(df)
     summary = report.groupby("rule").size().to_dict()
     first = report.iloc[0]
@@ -281,8 +310,8 @@ def cheap_view(df: pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/00_core.ipynb #7ba733f9
 def _columns(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "(times ns, prices (4, n), volumes (3, n)) of a frame of bars."
-    return (df.index.asi8, np.stack([df[c].to_numpy() for c in PRICE_COLUMNS]),
-            np.stack([df[c].to_numpy() for c in VOLUME_COLUMNS]))
+    a = _arrays(df)
+    return df.index.asi8, np.stack([a[c] for c in PRICE_COLUMNS]), np.stack([a[c] for c in VOLUME_COLUMNS])
 
 def merge_bars(old: pd.DataFrame | None,   # what is held
                new: pd.DataFrame,          # what arrives: wins on equal bar open times
