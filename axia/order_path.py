@@ -13,13 +13,12 @@ from typing import Callable
 import boto3
 import pandas as pd
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from fastcore.basics import patch
-from .core import InvalidSymbol, TierUnavailable, utc_now, validate_symbol
+from .core import Clock, InvalidSymbol, TierUnavailable, safe_text, scrub, utc_now, validate_symbol
 from .orders import (ConcurrentUpdate, ExecutionOutcome, IKillSwitchRepository, IllegalTransition, InvalidOrder,
                          IOrderExecutor, IOrderQueue, IOrderRepository, KillSwitchError, KillSwitchState, Order,
-                         OrderStatus, OrderType, QueueMessage, Side, _safe_text, parse_order_message, validate_limit)
-from .tiers.dynamodb import _scrub
+                         OrderStatus, OrderType, QueueMessage, Side, parse_order_message, validate_limit)
 
 log = logging.getLogger("axia.order_path")
 
@@ -34,15 +33,18 @@ def sqs_client(endpoint_url: str | None = None, region_name: str | None = None, 
     cfg = Config(retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=2, read_timeout=30,
                  max_pool_connections=32)
     try: return boto3.session.Session().client("sqs", endpoint_url=endpoint_url, region_name=region_name or "us-east-1", config=cfg)
-    except (ValueError, BotoCoreError) as e: raise TierUnavailable(f"SQS: {_scrub(e, endpoint_url)}") from None
+    except (ValueError, BotoCoreError) as e: raise TierUnavailable(f"SQS: {_line(e)}") from None
+
+def _line(e) -> str: return " ".join(scrub(e).split())      # one line, credentials hidden
 
 def _sqs(fn, *args, **kw):
     "Call an SQS client method; any fault becomes one scrubbed line of `TierUnavailable`."
     try: return fn(*args, **kw)
     except ClientError as e:
         err = e.response.get("Error", {})
-        raise TierUnavailable(f"SQS {err.get('Code', '?')}: {_scrub(err.get('Message', ''))}") from None
-    except BotoCoreError as e: raise TierUnavailable(f"SQS unreachable: {_scrub(e)}") from None
+        raise TierUnavailable(f"SQS {err.get('Code', '?')}: {_line(err.get('Message', ''))}") from None
+    except NoCredentialsError: raise TierUnavailable("SQS: no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile)") from None
+    except BotoCoreError as e: raise TierUnavailable(f"SQS unreachable: {_line(e)}") from None
 
 class SqsOrderQueue(IOrderQueue):
     "Order messages on an SQS queue."
@@ -153,7 +155,7 @@ class Mt5OrderExecutor(IOrderExecutor):
                  symbol_suffix: str = "",     # e.g. ".pro"
                  filling: int | None = None,  # ORDER_FILLING_*; default IOC for deals, RETURN for pending
                  settle_after: pd.Timedelta = pd.Timedelta("30s"),   # absent from history this long after the send: never arrived
-                 clock: Callable[[], pd.Timestamp] = utc_now,
+                 clock: Clock = utc_now,
                 ):
         self.mt5, self.magic, self.deviation, self.max_attempts, self.suffix, self.filling = mt5, magic, deviation, max_attempts, symbol_suffix, filling
         self.settle_after, self.clock = pd.Timedelta(settle_after), clock
@@ -283,7 +285,7 @@ class ProcessSqsOrderUseCase:
                  kill_switch: IKillSwitchRepository,
                  executor: IOrderExecutor,            # PaperOrderExecutor by default; Mt5OrderExecutor for live
                  max_receives: int = 10,              # deliveries after which an order left SUBMITTED or UNKNOWN is handed to `reconcile`
-                 clock: Callable[[], pd.Timestamp] = utc_now,   # stamps new orders
+                 clock: Clock = utc_now,   # stamps new orders
                 ):
         self.queue, self.orders, self.kill_switch, self.executor = queue, orders, kill_switch, executor
         self.max_receives, self.clock = max_receives, clock
@@ -291,7 +293,7 @@ class ProcessSqsOrderUseCase:
     def _done(self, msg: QueueMessage, order_id, action, status=None, reason=None, delete=True) -> MessageOutcome:
         if delete: self.queue.delete(msg.receipt_handle)
         out = MessageOutcome(msg.message_id, order_id, action, status, reason, delete)
-        log.info("order message %s: %s %s %s", msg.message_id, action, order_id, _safe_text(reason or ""))
+        log.info("order message %s: %s %s %s", msg.message_id, action, order_id, safe_text(reason or ""))
         return out
 
     def run_once(self, max_messages: int = 10, wait_seconds: float = 0) -> list[MessageOutcome]:
@@ -405,7 +407,7 @@ def format_orders(orders: list[Order]) -> str:
     df = pd.DataFrame([{c: getattr(o, c) for c in cols} for o in orders])
     df["created_at"] = df["created_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
     for c in ["side", "order_type", "status"]: df[c] = df[c].astype(str)
-    for c in ["order_id", "symbol", "broker_ticket", "reason"]: df[c] = [None if v is None else _safe_text(v) for v in df[c]]
+    for c in ["order_id", "symbol", "broker_ticket", "reason"]: df[c] = [None if v is None else safe_text(v) for v in df[c]]
     return df.astype(object).where(df.notna(), "").to_string(index=False)
 
 def orders_report(repo: IOrderRepository, kill_switch: IKillSwitchRepository,

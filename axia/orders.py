@@ -11,10 +11,10 @@ import json, math, re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Callable, ClassVar
+from typing import ClassVar
 import pandas as pd
 from fastcore.basics import patch
-from .core import AxiaError, InvalidSymbol, utc_now, validate_symbol
+from .core import AxiaError, Clock, InvalidSymbol, safe_text, utc_now, validate_symbol
 
 # %% auto #0
 __all__ = ['TRANSITIONS', 'ORDER_ID_RULE', 'TS_FORMAT', 'ORDER_FIELDS', 'MESSAGE_FIELDS', 'RETENTION', 'MAX_LIMIT',
@@ -41,17 +41,6 @@ class ConcurrentUpdate(AxiaError):
 class OrderNotFound(AxiaError, KeyError): "No live order has this id (never created, or past its retention)."
 class KillSwitchError(AxiaError, ValueError): "A kill-switch change that does not say who or why."
 class InvalidLimit(AxiaError, ValueError): "A count of orders to list that is not a whole number in range."
-
-# %% ../nbs/05_orders.ipynb #28ebdd79
-def _escape_char(c: str) -> str:
-    if c in "\n\r\t": return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[c]
-    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
-
-def _safe_text(s) -> str:
-    "`s` as one printable line: control, format (bidi) and other unprintable characters escaped."
-    s = str(s)
-    if s.isprintable(): return s
-    return "".join(c if c.isprintable() else _escape_char(c) for c in s)
 
 # %% ../nbs/05_orders.ipynb #b49a8918
 class Side(str, Enum):
@@ -166,7 +155,7 @@ def new(cls: Order,
         order_id: str, symbol: str, side: str, order_type: str, volume: float,
         price: float | None = None, stop_loss: float | None = None, take_profit: float | None = None,
         created_at=None,                            # default: `clock()`
-        clock: Callable[[], pd.Timestamp] = utc_now,
+        clock: Clock = utc_now,
        ) -> Order:
     "A validated PENDING order; raises `InvalidOrder` listing every broken rule."
     validate_order_id(order_id)
@@ -177,7 +166,7 @@ def new(cls: Order,
                created_at=created_at if created_at is not None else clock())
 
 @patch
-def with_status(self: Order, status: OrderStatus | str, at=None, clock: Callable[[], pd.Timestamp] = utc_now, **changes) -> Order:
+def with_status(self: Order, status: OrderStatus | str, at=None, clock: Clock = utc_now, **changes) -> Order:
     "This order moved to `status` (checked) at `at` (default `clock()`), with `changes` applied and `version` bumped."
     check_transition(self.status, status)
     return replace(self, status=OrderStatus(status), updated_at=_ts(at if at is not None else clock()),
@@ -231,24 +220,24 @@ class KillSwitchState:
 
     def __str__(self):
         if self.at is None: return "kill switch: off (never set)"
-        return (f"kill switch: {'ON' if self.active else 'off'} — set by {_safe_text(self.who)} "
-                f"at {self.at:%Y-%m-%d %H:%M:%S}Z: {_safe_text(self.reason)}")
+        return (f"kill switch: {'ON' if self.active else 'off'} — set by {safe_text(self.who)} "
+                f"at {self.at:%Y-%m-%d %H:%M:%S}Z: {safe_text(self.reason)}")
 
 # %% ../nbs/05_orders.ipynb #e1a4c83e
 RETENTION = pd.Timedelta(days=365)
-MAX_LIMIT = 10_000
+MAX_LIMIT = 100_000
 
 def validate_limit(limit) -> int:
     "`limit` if it is a whole number from 1 to `MAX_LIMIT`, else `InvalidLimit`."
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        shown = _safe_text(repr(limit))[:40]
+        shown = safe_text(repr(limit))[:40]
         raise InvalidLimit(f"limit {shown} — list 1 to {MAX_LIMIT:,} orders (e.g. --limit 50)")
     return limit
 
 class IOrderRepository(ABC):
     "Orders and their state, keyed by order id."
     name: ClassVar[str] = "orders"
-    clock: Callable[[], pd.Timestamp] = staticmethod(utc_now)
+    clock: Clock = staticmethod(utc_now)
 
     @abstractmethod
     def create(self,
@@ -366,7 +355,7 @@ import threading
 class MemoryOrderRepository(IOrderRepository):
     "Orders in a dict (one process, not durable)."
     name = "memory"
-    def __init__(self, clock: Callable[[], pd.Timestamp] = utc_now):
+    def __init__(self, clock: Clock = utc_now):
         self.clock, self._lock, self._rows = clock, threading.Lock(), {}
 
     def _live(self, order_id):

@@ -8,14 +8,13 @@ Docs: https://axia-dev.github.io/axia/tiers.dynamodb.html.md"""
 # %% ../../nbs/12_tiers.dynamodb.ipynb #bd64fd8f
 from __future__ import annotations
 from decimal import Decimal
-from typing import Callable
 import boto3
 import pandas as pd
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-import re
 from urllib.parse import urlsplit
-from ..core import TierUnavailable, utc_now, validate_symbol
+from botocore.exceptions import NoCredentialsError
+from ..core import Clock, TierUnavailable, scrub, utc_now, validate_symbol
 from ..orders import (RETENTION, IKillSwitchRepository, IOrderRepository, KillSwitchState, Order, OrderStatus,
                          order_from_record, order_record, ts_key, validate_limit)
 
@@ -23,16 +22,11 @@ from ..orders import (RETENTION, IKillSwitchRepository, IOrderRepository, KillSw
 __all__ = ['dynamodb_client', 'create_tables', 'DynamoDBOrderRepository', 'DynamoDBKillSwitchRepository']
 
 # %% ../../nbs/12_tiers.dynamodb.ipynb #ec29ec74
-_URL_CREDENTIALS = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.I)
+def _line(e, secrets=()) -> str: return " ".join(scrub(e, secrets).split())      # one line, credentials hidden
 
-def _scrub(text, *urls) -> str:
-    "`text` as one line, with URL passwords (and the passwords of `urls`) replaced by `***`."
-    text = _URL_CREDENTIALS.sub(lambda m: m["head"] + "***@", " ".join(str(text).split()))
-    for u in urls:
-        try: pw = urlsplit(u).password if u else None
-        except ValueError: pw = None
-        if pw and len(pw) >= 3: text = text.replace(pw, "***")
-    return text
+def _password(url: str | None) -> tuple[str, ...]:
+    try: return (urlsplit(url).password or "",) if url else ()
+    except ValueError: return ()
 
 # %% ../../nbs/12_tiers.dynamodb.ipynb #f36aacc1
 def dynamodb_client(endpoint_url: str | None = None,  # None: AWS; e.g. http://localhost:8000 for a local endpoint
@@ -46,7 +40,7 @@ def dynamodb_client(endpoint_url: str | None = None,  # None: AWS; e.g. http://l
                  read_timeout=read_timeout, max_pool_connections=32)
     try: return boto3.session.Session().client("dynamodb", endpoint_url=endpoint_url,
                                                region_name=region_name or "us-east-1", config=cfg)
-    except (ValueError, BotoCoreError) as e: raise TierUnavailable(f"DynamoDB: {_scrub(e, endpoint_url)}") from None
+    except (ValueError, BotoCoreError) as e: raise TierUnavailable(f"DynamoDB: {_line(e, _password(endpoint_url))}") from None
 
 # %% ../../nbs/12_tiers.dynamodb.ipynb #a0102f6b
 def _to_attr(v) -> dict:
@@ -96,8 +90,9 @@ def _fault(e: Exception) -> TierUnavailable:
     if isinstance(e, ClientError):
         code = e.response.get("Error", {}).get("Code", "?")
         hint = ": run create_tables()" if code == "ResourceNotFoundException" else ""
-        return TierUnavailable(f"DynamoDB {code}: {_scrub(e.response.get('Error', {}).get('Message', ''))}{hint}")
-    return TierUnavailable(f"DynamoDB unreachable: {_scrub(e)}")
+        return TierUnavailable(f"DynamoDB {code}: {_line(e.response.get('Error', {}).get('Message', ''))}{hint}")
+    if isinstance(e, NoCredentialsError): return TierUnavailable("DynamoDB: no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile)")
+    return TierUnavailable(f"DynamoDB unreachable: {_line(e)}")
 
 def _call(fn, *args, **kw):
     "Call a client method; `TierUnavailable` for faults, conditional failures passed through."
@@ -118,7 +113,7 @@ class DynamoDBOrderRepository(IOrderRepository):
                  client=None,                      # a boto3 DynamoDB client; default from the arguments below
                  endpoint_url: str | None = None,
                  region_name: str | None = None,
-                 clock: Callable[[], pd.Timestamp] = utc_now):
+                 clock: Clock = utc_now):
         self.client = client or dynamodb_client(endpoint_url, region_name)
         self.prefix, self.table, self.clock = table_prefix, f"{table_prefix}-orders", clock
 
@@ -199,7 +194,7 @@ class DynamoDBOrderRepository(IOrderRepository):
 class DynamoDBKillSwitchRepository(IKillSwitchRepository):
     "The kill switch on DynamoDB: one item, read consistently."
     def __init__(self, table_prefix: str = "axia", client=None, endpoint_url: str | None = None,
-                 region_name: str | None = None, clock: Callable[[], pd.Timestamp] = utc_now, name: str = "global"):
+                 region_name: str | None = None, clock: Clock = utc_now, name: str = "global"):
         self.client = client or dynamodb_client(endpoint_url, region_name)
         self.prefix, self.table, self.clock, self.switch_name = table_prefix, f"{table_prefix}-kill-switch", clock, name
 

@@ -11,7 +11,7 @@ import os, sqlite3, threading, time, uuid
 from pathlib import Path
 from typing import Callable
 import pandas as pd
-from ..core import TierUnavailable, utc_now, validate_symbol
+from ..core import Clock, TierUnavailable, utc_now, validate_symbol
 from ..orders import (RETENTION, validate_limit, IKillSwitchRepository, IOrderQueue, IOrderRepository,
                          KillSwitchState, Order, OrderStatus, QueueMessage, order_from_record, order_record, ts_key)
 
@@ -70,7 +70,7 @@ def _epoch(t) -> int: return int(pd.Timestamp(t).timestamp())
 class SqliteOrderRepository(IOrderRepository):
     "Orders in an SQLite file (the embedded default)."
     name = "sqlite"
-    def __init__(self, path: str | Path, clock: Callable[[], pd.Timestamp] = utc_now, busy_timeout: float = 30.0):
+    def __init__(self, path: str | Path, clock: Clock = utc_now, busy_timeout: float = 30.0):
         self.db, self.clock = SqliteFile(path, busy_timeout, ORDERS_SCHEMA), clock
 
     @classmethod
@@ -122,7 +122,7 @@ class SqliteOrderRepository(IOrderRepository):
 # %% ../../nbs/14_tiers.sqlite.ipynb #d3d2d9cb
 class SqliteKillSwitchRepository(IKillSwitchRepository):
     "The kill switch in the embedded order store."
-    def __init__(self, path: str | Path, clock: Callable[[], pd.Timestamp] = utc_now, name: str = "global"):
+    def __init__(self, path: str | Path, clock: Clock = utc_now, name: str = "global"):
         self.db, self.clock, self.switch_name = SqliteFile(path, schema=ORDERS_SCHEMA), clock, name
 
     @classmethod
