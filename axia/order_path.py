@@ -15,7 +15,7 @@ import pandas as pd
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from fastcore.basics import patch
-from .core import Clock, InvalidSymbol, TierUnavailable, safe_text, scrub, utc_now, validate_symbol
+from .core import Clock, InvalidSymbol, SourceUnavailable, TierUnavailable, safe_text, scrub, utc_now, validate_symbol
 from .orders import (ConcurrentUpdate, ExecutionOutcome, IKillSwitchRepository, IllegalTransition, InvalidOrder,
                          IOrderExecutor, IOrderQueue, IOrderRepository, KillSwitchError, KillSwitchState, Order,
                          OrderStatus, OrderType, QueueMessage, Side, parse_order_message, validate_limit)
@@ -213,15 +213,15 @@ def _from_deals(order: Order, deals) -> ExecutionOutcome:
 
 @patch
 def _history(self: Mt5OrderExecutor, order: Order):
-    "(deals, history orders, active orders) in the terminal for `order`'s symbol and lifetime; raises on failure."
+    "(deals, history orders, active orders) in the terminal for `order`'s symbol and lifetime; `SourceUnavailable` if unreadable."
     info = self.mt5.terminal_info()
-    if info is None: raise LookupError(f"terminal_info() returned None: {self.mt5.last_error()}")
-    if not getattr(info, "connected", True): raise LookupError("the terminal is not connected to the trade server")
+    if info is None: raise SourceUnavailable(f"terminal_info() returned None: {self.mt5.last_error()}")
+    if not getattr(info, "connected", True): raise SourceUnavailable("the terminal is not connected to the trade server")
     sym, day = order.symbol + self.suffix, pd.Timedelta(days=1)
     lo, hi = (order.created_at - day).to_pydatetime(), (pd.Timestamp(self.clock()) + day).to_pydatetime()
     got = (self.mt5.history_deals_get(lo, hi, group=sym), self.mt5.history_orders_get(lo, hi, group=sym),
            self.mt5.orders_get(symbol=sym))
-    if any(g is None for g in got): raise LookupError(f"history cannot be read: {self.mt5.last_error()}")
+    if any(g is None for g in got): raise SourceUnavailable(f"history cannot be read: {self.mt5.last_error()}")
     return got
 
 # %% ../nbs/35_order_path.ipynb #ac4e5697
@@ -231,7 +231,7 @@ def reconcile(self: Mt5OrderExecutor, order: Order) -> ExecutionOutcome:
     comment, sym = mt5_comment(order.order_id), order.symbol + self.suffix
     try: deals, done, active = self._history(order)
     except Exception as e:
-        why = str(e) if isinstance(e, LookupError) else f"history cannot be read: {type(e).__name__}: {e}"
+        why = str(e) if isinstance(e, SourceUnavailable) else f"history cannot be read: {type(e).__name__}: {e}"
         return _in_doubt(f"{why}; still in doubt, will look again")
     mine_done, mine_active = _mine(done, self.magic, comment), _mine(active, self.magic, comment)
     tickets = frozenset(o.ticket for o in [*mine_done, *mine_active])

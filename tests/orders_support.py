@@ -103,9 +103,10 @@ class Mt5OrderStandIn:
     TRADE_RETCODE_DONE_PARTIAL, TRADE_RETCODE_TIMEOUT, TRADE_RETCODE_CONNECTION = 10010, 10012, 10031
 
     def __init__(self, script=(), symbols=("USDJPY", "EURUSD"), bid=150.00, ask=150.02, server_offset_s=2 * 3600,
-                 now_epoch=1_764_167_400, error=(-10004, "No IPC connection"), history="ok"):
+                 now_epoch=1_764_167_400, error=(-10004, "No IPC connection"), history="ok", deal_comment=None):
         self.script, self.symbols, self.bid, self.ask = list(script), set(symbols), bid, ask
         self.offset, self.now, self.error, self.history = server_offset_s, now_epoch, error, history
+        self.deal_comment = deal_comment       # some servers write their own comment on deals
         self.requests, self._ticket, self._error = [], 5_000_000, (1, "Success")
         self.deals, self.history_orders, self.active_orders, self.history_calls = [], [], [], []
 
@@ -142,7 +143,8 @@ class Mt5OrderStandIn:
         if filled:
             deal = self._next()
             self.deals.append(TradeDeal(deal, order, t, t * 1000, request["type"] % 2, 0, request.get("magic", 0), order, 3,
-                                        filled, request["price"], 0.0, 0.0, 0.0, 0.0, request["symbol"], request.get("comment", ""), ""))
+                                        filled, request["price"], 0.0, 0.0, 0.0, 0.0, request["symbol"],
+                                        request.get("comment", "") if self.deal_comment is None else self.deal_comment, ""))
         return order, deal
 
     def order_send(self, request: dict):

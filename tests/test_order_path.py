@@ -397,6 +397,15 @@ def test_reconcile_reads_the_terminal_as_documented(tmp_path):
     assert pd.Timestamp(lo) == T0 - pd.Timedelta(days=1) and pd.Timestamp(hi) == T0 + pd.Timedelta(days=1)
 
 
+def test_deals_are_matched_through_their_order_when_the_server_rewrites_the_comment(tmp_path):
+    r = rig(tmp_path, [(10012, "filled")])
+    r.mt5.deal_comment = "[server] filled"
+    r.queue.send(msg("d-5", volume=0.2))
+    [out] = r.path.run_once()
+    got = r.orders.get("d-5")
+    assert (out.action, got.status, got.filled_volume, got.broker_ticket) == ("reconciled", S.FILLED, 0.2, str(r.mt5.history_orders[0].ticket))
+
+
 def test_kill_switch_does_not_stop_reconciliation(tmp_path):
     r = rig(tmp_path, [(10012, "lost")])
     r.queue.send(msg("d-4"))
