@@ -207,3 +207,34 @@ def test_help_needs_neither_pandas_nor_pydantic():
 def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "axia"
     assert exe.exists() and subprocess.run([str(exe), "--help"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("server_tz, setting, status", [("Europe/Athens", "Europe/Athens", 0), ("UTC+2", "America/New_York+7", 1)])
+def test_detect_clock_through_the_real_mt5linux_client(tmp_path, server_tz, setting, status):
+    "`axia detect-clock` on a broker bridge (the real mt5linux client, a local rpyc server hosting the MT5 stand-in)."
+    from mt5_support import Bridges
+    with Bridges() as make:
+        b = make(pd.Timestamp("2026-03-18 12:00", tz="UTC"), server_tz=server_tz)    # three weeks around the US and EU changes
+        r = axia("detect-clock", "EURUSD", data_dir=tmp_path, check=status,
+                 env={"AXIA_MT5LINUX_HOST": "127.0.0.1", "AXIA_MT5LINUX_PORT": str(b.port), "AXIA_MT5_SERVER_TZ": setting})
+    assert r.out.startswith("EURUSD: ") and "confidence" in r.out
+    assert ("agrees with the bars" in r.out) if status == 0 else ("disagrees with the bars" in r.err)
+
+
+def test_import_export_real_bars_end_to_end(tmp_path):
+    "Real EURUSD H1 bars (backtesting.py's EURUSD.csv) imported, re-imported, read by date range, exported, read back without axia."
+    from ingest_support import BACKTESTING_EURUSD
+    d = tmp_path / "real"
+    first = axia("import", str(BACKTESTING_EURUSD), "--symbol", "EURUSD", "--timeframe", "H1", data_dir=d, check=0)
+    assert "stored 4,998" in first.out and "market closed" in first.out
+    again = axia("import", str(BACKTESTING_EURUSD), "--symbol", "EURUSD", "--timeframe", "H1", data_dir=d, check=0)
+    assert "stored 0 · already in the lake 4,998" in again.out
+    g = axia("get", "EURUSD", "H1", "--start", "2017-05-01", "--end", "2017-06-01", "--use-case", "analysis", data_dir=d, check=0)
+    head = g.out.splitlines()[0]
+    assert head.startswith("EURUSD H1 · ") and "from s3" in head and "SYNTHETIC" not in head and "STALE" not in head
+    out = tmp_path / "may.csv"
+    axia("export", "EURUSD", "H1", "--start", "2017-05-01", "--end", "2017-06-01", "--format", "csv", "-o", str(out), data_dir=d, check=0)
+    back = pd.read_csv(out, index_col="time", parse_dates=["time"])
+    assert len(back) == int(head.split(" · ")[1].split()[0].replace(",", "")) and back.index.min() >= pd.Timestamp("2017-05-01", tz="UTC")
+    assert json.loads(Path(f"{out}.json").read_text())["synthetic"] is False
+    EmbeddedRedis(d).stop()
