@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable
 import pandas as pd
 from ..core import Clock, TierUnavailable, utc_now, validate_symbol
-from ..orders import (RETENTION, validate_limit, IKillSwitchRepository, IOrderQueue, IOrderRepository,
-                         KillSwitchState, Order, OrderStatus, QueueMessage, order_from_record, order_record, ts_key)
+from ..orders import (RETENTION, IKillSwitchRepository, IOrderQueue, IOrderRepository, KillSwitchState,
+                         OrderStatus, QueueMessage, order_from_record, order_record, ts_key, validate_limit)
 
 # %% auto #0
 __all__ = ['ORDERS_SCHEMA', 'QUEUE_SCHEMA', 'SqliteFile', 'orders_db_path', 'SqliteOrderRepository', 'SqliteKillSwitchRepository',
