@@ -7,30 +7,44 @@ Docs: https://axia-dev.github.io/axia/order_path.html.md"""
 
 # %% ../nbs/35_order_path.ipynb #736244d7
 from __future__ import annotations
-import itertools, logging, math, threading
+import hashlib, itertools, logging, math, threading
 from dataclasses import dataclass
 from typing import Callable
 import boto3
 import pandas as pd
 from botocore.config import Config
-from .core import AxiaError, InvalidSymbol, validate_symbol
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from fastcore.basics import patch
+from .core import Clock, InvalidSymbol, SourceUnavailable, TierUnavailable, safe_text, scrub, utc_now, validate_symbol
 from .orders import (ConcurrentUpdate, ExecutionOutcome, IKillSwitchRepository, IllegalTransition, InvalidOrder,
-                         IOrderExecutor, IOrderQueue, IOrderRepository, KillSwitchState, Order, OrderStatus, OrderType,
-                         QueueMessage, Side, parse_order_message)
+                         IOrderExecutor, IOrderQueue, IOrderRepository, KillSwitchError, KillSwitchState, Order,
+                         OrderStatus, OrderType, QueueMessage, Side, parse_order_message, validate_limit)
 
 log = logging.getLogger("axia.order_path")
 
 # %% auto #0
-__all__ = ['log', 'MT5_DEFAULTS', 'MT5_RETCODES', 'RETRY_RETCODES', 'KILL_SWITCH_REASON', 'sqs_client', 'SqsOrderQueue',
-           'PaperOrderExecutor', 'Mt5OrderExecutor', 'MessageOutcome', 'ProcessSqsOrderUseCase', 'format_orders',
-           'orders_report', 'set_kill_switch']
+__all__ = ['log', 'MT5_DEFAULTS', 'MT5_RETCODES', 'RETRY_RETCODES', 'IN_DOUBT_RETCODES', 'IN_DOUBT_ERRORS', 'ORDER_STATES',
+           'KILL_SWITCH_REASON', 'sqs_client', 'SqsOrderQueue', 'PaperOrderExecutor', 'mt5_comment', 'Mt5OrderExecutor',
+           'MessageOutcome', 'ProcessSqsOrderUseCase', 'format_orders', 'orders_report', 'set_kill_switch']
 
 # %% ../nbs/35_order_path.ipynb #b06f4d86
 def sqs_client(endpoint_url: str | None = None, region_name: str | None = None, max_attempts: int = 5):
     "A boto3 SQS client with retries, and a read timeout longer than the longest long poll."
     cfg = Config(retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=2, read_timeout=30,
                  max_pool_connections=32)
-    return boto3.session.Session().client("sqs", endpoint_url=endpoint_url, region_name=region_name or "us-east-1", config=cfg)
+    try: return boto3.session.Session().client("sqs", endpoint_url=endpoint_url, region_name=region_name or "us-east-1", config=cfg)
+    except (ValueError, BotoCoreError) as e: raise TierUnavailable(f"SQS: {_line(e)}") from None
+
+def _line(e) -> str: return " ".join(scrub(e).split())      # one line, credentials hidden
+
+def _sqs(fn, *args, **kw):
+    "Call an SQS client method; any fault becomes one scrubbed line of `TierUnavailable`."
+    try: return fn(*args, **kw)
+    except ClientError as e:
+        err = e.response.get("Error", {})
+        raise TierUnavailable(f"SQS {err.get('Code', '?')}: {_line(err.get('Message', ''))}") from None
+    except NoCredentialsError: raise TierUnavailable("SQS: no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile)") from None
+    except BotoCoreError as e: raise TierUnavailable(f"SQS unreachable: {_line(e)}") from None
 
 class SqsOrderQueue(IOrderQueue):
     "Order messages on an SQS queue."
@@ -39,17 +53,17 @@ class SqsOrderQueue(IOrderQueue):
         self.url, self.visibility_timeout = queue_url, visibility_timeout
         self.client = client or sqs_client(endpoint_url, region_name)
 
-    def send(self, body: str) -> str: return self.client.send_message(QueueUrl=self.url, MessageBody=body)["MessageId"]
+    def send(self, body: str) -> str: return _sqs(self.client.send_message, QueueUrl=self.url, MessageBody=body)["MessageId"]
 
     def receive(self, max_messages=10, wait_seconds=0):
         kw = dict(QueueUrl=self.url, MaxNumberOfMessages=max(1, min(10, max_messages)),
                   WaitTimeSeconds=int(min(20, wait_seconds)), MessageSystemAttributeNames=["ApproximateReceiveCount"])
         if self.visibility_timeout is not None: kw["VisibilityTimeout"] = int(self.visibility_timeout)
-        msgs = self.client.receive_message(**kw).get("Messages", [])
+        msgs = _sqs(self.client.receive_message, **kw).get("Messages", [])
         return [QueueMessage(m["Body"], m["ReceiptHandle"], m["MessageId"],
                              int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1))) for m in msgs]
 
-    def delete(self, receipt_handle: str) -> None: self.client.delete_message(QueueUrl=self.url, ReceiptHandle=receipt_handle)
+    def delete(self, receipt_handle: str) -> None: _sqs(self.client.delete_message, QueueUrl=self.url, ReceiptHandle=receipt_handle)
 
 # %% ../nbs/35_order_path.ipynb #575ee75a
 def _marketable(order: Order, price: float) -> bool:
@@ -78,29 +92,60 @@ class PaperOrderExecutor(IOrderExecutor):
 MT5_DEFAULTS = dict(TRADE_ACTION_DEAL=1, TRADE_ACTION_PENDING=5, ORDER_TYPE_BUY=0, ORDER_TYPE_SELL=1,
     ORDER_TYPE_BUY_LIMIT=2, ORDER_TYPE_SELL_LIMIT=3, ORDER_TYPE_BUY_STOP=4, ORDER_TYPE_SELL_STOP=5,
     ORDER_TIME_GTC=0, ORDER_FILLING_FOK=0, ORDER_FILLING_IOC=1, ORDER_FILLING_RETURN=2)
+# TRADE_RETCODE_* of MetaTrader5 5.0.6231 (__init__.py); meanings: MetaQuotes, "Trade Server Return Codes"
 MT5_RETCODES = {10004: "REQUOTE", 10006: "REJECT", 10007: "CANCEL", 10008: "PLACED", 10009: "DONE",
     10010: "DONE_PARTIAL", 10011: "ERROR", 10012: "TIMEOUT", 10013: "INVALID", 10014: "INVALID_VOLUME",
     10015: "INVALID_PRICE", 10016: "INVALID_STOPS", 10017: "TRADE_DISABLED", 10018: "MARKET_CLOSED",
-    10019: "NO_MONEY", 10020: "PRICE_CHANGED", 10021: "PRICE_OFF", 10024: "TOO_MANY_REQUESTS",
-    10027: "CLIENT_DISABLES_AT", 10030: "INVALID_FILL", 10031: "CONNECTION"}
+    10019: "NO_MONEY", 10020: "PRICE_CHANGED", 10021: "PRICE_OFF", 10022: "INVALID_EXPIRATION",
+    10023: "ORDER_CHANGED", 10024: "TOO_MANY_REQUESTS", 10025: "NO_CHANGES", 10026: "SERVER_DISABLES_AT",
+    10027: "CLIENT_DISABLES_AT", 10028: "LOCKED", 10029: "FROZEN", 10030: "INVALID_FILL", 10031: "CONNECTION",
+    10032: "ONLY_REAL", 10033: "LIMIT_ORDERS", 10034: "LIMIT_VOLUME", 10035: "INVALID_ORDER",
+    10036: "POSITION_CLOSED", 10038: "INVALID_CLOSE_VOLUME", 10039: "CLOSE_ORDER_EXIST", 10040: "LIMIT_POSITIONS",
+    10041: "REJECT_CANCEL", 10042: "LONG_ONLY", 10043: "SHORT_ONLY", 10044: "CLOSE_ONLY", 10045: "FIFO_CLOSE"}
 RETRY_RETCODES = {10004, 10020, 10021}   # requote, price changed, no quotes: try again at a fresh price
+IN_DOUBT_RETCODES = {10012, 10031}       # timeout, no connection: it may have executed — reconcile
+# last_error() codes (RES_E_* of the same file) after order_send returned None that leave the request in doubt
+IN_DOUBT_ERRORS = {-1: "FAIL", -10000: "INTERNAL_FAIL", -10001: "INTERNAL_FAIL_SEND", -10002: "INTERNAL_FAIL_RECEIVE",
+                   -10003: "INTERNAL_FAIL_INIT", -10004: "INTERNAL_FAIL_CONNECT", -10005: "INTERNAL_FAIL_TIMEOUT"}
 
 # %% ../nbs/35_order_path.ipynb #10894739
+_IN_DOUBT = "in doubt: it may have executed; reconcile with the terminal's history before anything else"
+
 def _mt5_outcome(res, attempts: int) -> ExecutionOutcome | None:
     "The outcome of an `order_send` result, or None when it should be retried."
     code = res.retcode
-    name, why = MT5_RETCODES.get(code, "UNKNOWN"), f"retcode {code} {MT5_RETCODES.get(code, 'UNKNOWN')}: {res.comment}"
+    why = f"retcode {code} {MT5_RETCODES.get(code, 'UNKNOWN')}: {res.comment}"
     ticket = str(res.order or res.deal or "") or None
     if code == 10009: return ExecutionOutcome(OrderStatus.FILLED, res.price, res.volume, ticket, why, attempts)
     if code == 10010: return ExecutionOutcome(OrderStatus.PARTIALLY_FILLED, res.price, res.volume, ticket, why, attempts)
     if code == 10008: return ExecutionOutcome(OrderStatus.SUBMITTED, None, None, ticket, why, attempts)
+    if code in IN_DOUBT_RETCODES: return ExecutionOutcome(OrderStatus.UNKNOWN, None, None, ticket, f"{why} — {_IN_DOUBT}", attempts)
     if code in RETRY_RETCODES: return None
-    hint = {"CONNECTION": " (no connection to the trade server)", "TIMEOUT": " (state unknown: check the terminal)"}.get(name, "")
-    return ExecutionOutcome(OrderStatus.REJECTED, reason=why + hint, attempts=attempts)
+    return ExecutionOutcome(OrderStatus.REJECTED, reason=why, attempts=attempts)
 
-# %% ../nbs/35_order_path.ipynb #cc01dfc6
+def _none_outcome(err, attempts: int) -> ExecutionOutcome:
+    "The outcome when `order_send` returned None and `last_error()` said `err`."
+    code = err[0] if isinstance(err, (tuple, list)) and err else None
+    why = f"order_send returned None: {err}"
+    if code in IN_DOUBT_ERRORS: return ExecutionOutcome(OrderStatus.UNKNOWN, reason=f"{why} — {_IN_DOUBT}", attempts=attempts)
+    return ExecutionOutcome(OrderStatus.REJECTED, reason=why, attempts=attempts)
+
+# %% ../nbs/35_order_path.ipynb #f2fb2a31
+ORDER_STATES = {0: "STARTED", 1: "PLACED", 2: "CANCELED", 3: "PARTIAL", 4: "FILLED", 5: "REJECTED", 6: "EXPIRED",
+                7: "REQUEST_ADD", 8: "REQUEST_MODIFY", 9: "REQUEST_CANCEL"}   # ENUM_ORDER_STATE, MetaTrader5 5.0.6231
+
+def mt5_comment(order_id: str) -> str:
+    "The `order_send` comment that names `order_id` (MT5 keeps 31 characters)."
+    c = f"axia {order_id}"
+    if len(c) <= 31: return c
+    return f"axia {order_id[:16]}~{hashlib.blake2b(order_id.encode(), digest_size=4).hexdigest()}"
+
+def _in_doubt(why: str) -> ExecutionOutcome:
+    return ExecutionOutcome(OrderStatus.UNKNOWN, reason=why, attempts=0)
+
+# %% ../nbs/35_order_path.ipynb #ad103cd1
 class Mt5OrderExecutor(IOrderExecutor):
-    "Sends orders to a MetaTrader 5 terminal through `order_send`."
+    "Sends orders to a MetaTrader 5 terminal through `order_send`, and reconciles those left in doubt."
     name = "mt5"
     def __init__(self,
                  mt5,                         # the MetaTrader5 module (or mt5linux's), already initialized
@@ -109,8 +154,11 @@ class Mt5OrderExecutor(IOrderExecutor):
                  max_attempts: int = 3,       # sends per order when the broker requotes
                  symbol_suffix: str = "",     # e.g. ".pro"
                  filling: int | None = None,  # ORDER_FILLING_*; default IOC for deals, RETURN for pending
+                 settle_after: pd.Timedelta = pd.Timedelta("30s"),   # absent from history this long after the send: never arrived
+                 clock: Clock = utc_now,
                 ):
         self.mt5, self.magic, self.deviation, self.max_attempts, self.suffix, self.filling = mt5, magic, deviation, max_attempts, symbol_suffix, filling
+        self.settle_after, self.clock = pd.Timedelta(settle_after), clock
 
     def _c(self, name: str) -> int: return getattr(self.mt5, name, MT5_DEFAULTS[name])
 
@@ -128,43 +176,107 @@ class Mt5OrderExecutor(IOrderExecutor):
             filling = self._c("ORDER_FILLING_RETURN")
         return dict(action=self._c(action), type=self._c(typ), symbol=sym, volume=float(order.volume), price=float(price),
                     sl=float(order.stop_loss or 0.0), tp=float(order.take_profit or 0.0), deviation=self.deviation,
-                    magic=self.magic, comment=f"axia {order.order_id}"[:31], type_time=self._c("ORDER_TIME_GTC"),
+                    magic=self.magic, comment=mt5_comment(order.order_id), type_time=self._c("ORDER_TIME_GTC"),
                     type_filling=self.filling if self.filling is not None else filling)
 
     def execute(self, order: Order) -> ExecutionOutcome:
-        "Send `order`, retrying requotes at a fresh price."
+        "Send `order`, retrying requotes at a fresh price; `UNKNOWN` when the answer leaves it in doubt."
         for attempt in range(1, self.max_attempts + 1):
             try: req = self.request(order)
             except InvalidOrder as e: return ExecutionOutcome(OrderStatus.REJECTED, reason=str(e), attempts=attempt)
-            res = self.mt5.order_send(req)
+            except Exception as e:             # nothing was sent: the terminal failed before order_send
+                return ExecutionOutcome(OrderStatus.REJECTED, reason=f"terminal unreachable before sending: {type(e).__name__}: {e}", attempts=attempt)
+            try: res = self.mt5.order_send(req)
+            except Exception as e:             # the bridge died mid-call: it may have gone out
+                return ExecutionOutcome(OrderStatus.UNKNOWN, reason=f"order_send raised {type(e).__name__}: {e} — {_IN_DOUBT}", attempts=attempt)
             if res is None:
-                return ExecutionOutcome(OrderStatus.REJECTED, reason=f"order_send returned None: {self.mt5.last_error()}", attempts=attempt)
+                try: return _none_outcome(self.mt5.last_error(), attempt)
+                except Exception as e:         # the terminal went away with the answer
+                    return ExecutionOutcome(OrderStatus.UNKNOWN, attempts=attempt,
+                                            reason=f"order_send returned None, last_error raised {type(e).__name__} — {_IN_DOUBT}")
             if (out := _mt5_outcome(res, attempt)) is not None: return out
             last = res
         return ExecutionOutcome(OrderStatus.REJECTED, attempts=self.max_attempts,
                                 reason=f"retcode {last.retcode} {MT5_RETCODES.get(last.retcode)} after {self.max_attempts} attempts: {last.comment}")
 
-# %% ../nbs/35_order_path.ipynb #a3efde02
+# %% ../nbs/35_order_path.ipynb #ef07cd96
+def _mine(rows, magic: int, comment: str, tickets=frozenset()) -> list:
+    return [r for r in rows if (getattr(r, "magic", None) == magic and getattr(r, "comment", None) == comment)
+            or getattr(r, "order", None) in tickets]
+
+def _from_deals(order: Order, deals) -> ExecutionOutcome:
+    vol = sum(float(d.volume) for d in deals)
+    price = sum(float(d.volume) * float(d.price) for d in deals) / vol
+    full = vol >= float(order.volume) - 1e-9
+    return ExecutionOutcome(OrderStatus.FILLED if full else OrderStatus.PARTIALLY_FILLED, price, vol, str(deals[0].order),
+                            f"reconciled: {len(deals)} deal(s) for {vol:g} lots in the terminal's history", attempts=0)
+
+@patch
+def _history(self: Mt5OrderExecutor, order: Order):
+    "(deals, history orders, active orders) in the terminal for `order`'s symbol and lifetime; `SourceUnavailable` if unreadable."
+    info = self.mt5.terminal_info()
+    if info is None: raise SourceUnavailable(f"terminal_info() returned None: {self.mt5.last_error()}")
+    if not getattr(info, "connected", True): raise SourceUnavailable("the terminal is not connected to the trade server")
+    sym, day = order.symbol + self.suffix, pd.Timedelta(days=1)
+    lo, hi = (order.created_at - day).to_pydatetime(), (pd.Timestamp(self.clock()) + day).to_pydatetime()
+    got = (self.mt5.history_deals_get(lo, hi, group=sym), self.mt5.history_orders_get(lo, hi, group=sym),
+           self.mt5.orders_get(symbol=sym))
+    if any(g is None for g in got): raise SourceUnavailable(f"history cannot be read: {self.mt5.last_error()}")
+    return got
+
+# %% ../nbs/35_order_path.ipynb #ac4e5697
+@patch
+def reconcile(self: Mt5OrderExecutor, order: Order) -> ExecutionOutcome:
+    "What the terminal's history says became of `order` (sent, answer lost): see the table above."
+    comment, sym = mt5_comment(order.order_id), order.symbol + self.suffix
+    try: deals, done, active = self._history(order)
+    except Exception as e:
+        why = str(e) if isinstance(e, SourceUnavailable) else f"history cannot be read: {type(e).__name__}: {e}"
+        return _in_doubt(f"{why}; still in doubt, will look again")
+    mine_done, mine_active = _mine(done, self.magic, comment), _mine(active, self.magic, comment)
+    tickets = frozenset(o.ticket for o in [*mine_done, *mine_active])
+    if fills := [d for d in _mine(deals, self.magic, comment, tickets) if d.type in (0, 1)]:   # DEAL_TYPE_BUY/SELL
+        return _from_deals(order, fills)
+    if resting := [o for o in mine_active if o.state in (1, 3)]:
+        return ExecutionOutcome(OrderStatus.SUBMITTED, broker_ticket=str(resting[0].ticket), attempts=0,
+                                reason=f"reconciled: resting at the broker as order {resting[0].ticket}")
+    if mine_active or [o for o in mine_done if o.state not in (2, 5, 6)]:
+        st = ORDER_STATES.get((mine_active or mine_done)[0].state, "?")
+        return _in_doubt(f"the terminal has it as {st} with no deal yet; still in doubt, will look again")
+    if mine_done:
+        o = mine_done[0]
+        return ExecutionOutcome(OrderStatus.REJECTED, broker_ticket=str(o.ticket), attempts=0,
+                                reason=f"reconciled: the terminal's history has order {o.ticket} {ORDER_STATES[o.state]} with no deal")
+    waited = pd.Timestamp(self.clock()) - order.updated_at
+    if waited < self.settle_after:
+        return _in_doubt(f"not in the terminal's history {waited.total_seconds():.0f} s after the send "
+                                f"(settles after {self.settle_after.total_seconds():.0f} s); will look again")
+    return ExecutionOutcome(OrderStatus.REJECTED, attempts=0,
+                            reason=f"reconciled: no order or deal {comment!r} of magic {self.magic} for {sym} in the "
+                                   f"terminal's history {waited.total_seconds():.0f} s after the send: it never reached the trade server")
+
+# %% ../nbs/35_order_path.ipynb #a208fb65
 @dataclass(frozen=True)
 class MessageOutcome:
     message_id: str
     order_id: str | None
-    action: str                       # executed | rejected | duplicate | in_flight | invalid
+    action: str                       # executed | rejected | duplicate | in_flight | reconciled | in_doubt | invalid
     status: OrderStatus | None = None # the stored status afterwards
     reason: str | None = None
     deleted: bool = False
 
 KILL_SWITCH_REASON = "kill switch active"
 
-def _storable(f: dict) -> Order | None:
-    "An unvalidated order from message fields, if its fields can be stored at all."
-    num = lambda x: x is None or (isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x))
-    if str(f["side"]).upper() not in Side.__members__ or str(f["type"]).upper() not in OrderType.__members__: return None
-    if not all(num(f[k]) for k in ("price", "stop_loss", "take_profit")) or f["volume"] is None or not num(f["volume"]): return None
-    return Order(f["client_order_id"], f["symbol"], str(f["side"]).upper(), str(f["type"]).upper(), float(f["volume"]),
-                 *(None if f[k] is None else float(f[k]) for k in ("price", "stop_loss", "take_profit")))
+def _finite(x) -> bool: return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x))
 
-# %% ../nbs/35_order_path.ipynb #a208fb65
+def _storable(f: dict, created_at: pd.Timestamp) -> Order | None:
+    "An unvalidated order from message fields, if its fields can be stored at all."
+    if str(f["side"]).upper() not in Side.__members__ or str(f["type"]).upper() not in OrderType.__members__: return None
+    if not all(_finite(f[k]) for k in ("price", "stop_loss", "take_profit")) or f["volume"] is None or not _finite(f["volume"]): return None
+    return Order(f["client_order_id"], f["symbol"], str(f["side"]).upper(), str(f["type"]).upper(), float(f["volume"]),
+                 *(None if f[k] is None else float(f[k]) for k in ("price", "stop_loss", "take_profit")), created_at=created_at)
+
+# %% ../nbs/35_order_path.ipynb #99271aba
 class ProcessSqsOrderUseCase:
     "Turns order messages into stored, executed orders — each at most once."
     def __init__(self,
@@ -172,14 +284,16 @@ class ProcessSqsOrderUseCase:
                  orders: IOrderRepository,
                  kill_switch: IKillSwitchRepository,
                  executor: IOrderExecutor,            # PaperOrderExecutor by default; Mt5OrderExecutor for live
-                 max_receives: int = 10,              # an order still unclaimed-but-SUBMITTED after this many deliveries is given up
+                 max_receives: int = 10,              # deliveries after which an order left SUBMITTED or UNKNOWN is handed to `reconcile`
+                 clock: Clock = utc_now,   # stamps new orders
                 ):
-        self.queue, self.orders, self.kill_switch, self.executor, self.max_receives = queue, orders, kill_switch, executor, max_receives
+        self.queue, self.orders, self.kill_switch, self.executor = queue, orders, kill_switch, executor
+        self.max_receives, self.clock = max_receives, clock
 
     def _done(self, msg: QueueMessage, order_id, action, status=None, reason=None, delete=True) -> MessageOutcome:
         if delete: self.queue.delete(msg.receipt_handle)
         out = MessageOutcome(msg.message_id, order_id, action, status, reason, delete)
-        log.info("order message %s: %s %s %s", msg.message_id, action, order_id, reason or "")
+        log.info("order message %s: %s %s %s", msg.message_id, action, order_id, safe_text(reason or ""))
         return out
 
     def run_once(self, max_messages: int = 10, wait_seconds: float = 0) -> list[MessageOutcome]:
@@ -190,24 +304,26 @@ class ProcessSqsOrderUseCase:
         "Process messages until `stop` is set."
         while not stop.is_set(): self.run_once(10, wait_seconds)
 
-# %% ../nbs/35_order_path.ipynb #99271aba
-def _process(self: ProcessSqsOrderUseCase, msg: QueueMessage) -> MessageOutcome:
+# %% ../nbs/35_order_path.ipynb #302a278a
+@patch
+def process(self: ProcessSqsOrderUseCase, msg: QueueMessage) -> MessageOutcome:
     "Handle one message (see the table above)."
     try:
         f = parse_order_message(msg.body)
         validate_symbol(f["symbol"])               # before any I/O with it
     except (InvalidOrder, InvalidSymbol) as e: return self._done(msg, None, "invalid", reason=str(e))
-    problems = None
-    try: order = Order.new(f["client_order_id"], f["symbol"], f["side"], f["type"], f["volume"], f["price"], f["stop_loss"], f["take_profit"])
-    except InvalidOrder as e: order, problems = _storable(f), str(e)
+    problems, now = None, self.clock()
+    try: order = Order.new(f["client_order_id"], f["symbol"], f["side"], f["type"], f["volume"], f["price"],
+                           f["stop_loss"], f["take_profit"], created_at=now)
+    except InvalidOrder as e: order, problems = _storable(f, now), str(e)
     if order is None: return self._done(msg, f["client_order_id"], "invalid", reason=problems)
     stored, created = self.orders.create(order)
     return self._advance(msg, stored, problems, created)
 
-_process.__name__, _process.__qualname__ = "process", "ProcessSqsOrderUseCase.process"
-ProcessSqsOrderUseCase.process = _process
+# %% ../nbs/35_order_path.ipynb #f8a9c61d
+_ORPHANED = "its worker stopped after claiming it, before storing an outcome"
 
-# %% ../nbs/35_order_path.ipynb #302a278a
+@patch
 def _advance(self: ProcessSqsOrderUseCase, msg, order: Order, problems: str | None, created: bool) -> MessageOutcome:
     "Move a stored order on from whatever state it is in; races are resolved by re-reading."
     for _ in range(10):
@@ -215,11 +331,12 @@ def _advance(self: ProcessSqsOrderUseCase, msg, order: Order, problems: str | No
         if st.is_terminal or st == OrderStatus.PARTIALLY_FILLED or (st == OrderStatus.SUBMITTED and order.broker_ticket):
             return self._done(msg, order.order_id, "duplicate", st, order.reason)
         try:
+            if st == OrderStatus.UNKNOWN: return self._settle(msg, order)
             if st == OrderStatus.SUBMITTED:         # claimed by a worker that has not stored an outcome (yet)
                 if msg.receive_count < self.max_receives: return self._done(msg, order.order_id, "in_flight", st, delete=False)
-                why = "left SUBMITTED without an outcome: reconcile with the broker"
-                self.orders.amend(order.order_id, order.version, reason=why)
-                return self._done(msg, order.order_id, "invalid", st, why)
+                doubt = self.orders.update_status(order.order_id, OrderStatus.UNKNOWN, order.version,
+                                                  reason=f"{_ORPHANED} — it may have been sent")
+                return self._settle(msg, doubt)
             reason = problems or (KILL_SWITCH_REASON if self.kill_switch.is_active() else None)
             if reason:
                 done = self.orders.update_status(order.order_id, OrderStatus.REJECTED, order.version, reason=reason)
@@ -231,48 +348,77 @@ def _advance(self: ProcessSqsOrderUseCase, msg, order: Order, problems: str | No
         return self._execute(msg, claimed)
     return self._done(msg, order.order_id, "in_flight", order.status, "kept changing; will retry", delete=False)
 
-_advance.__name__, _advance.__qualname__ = "_advance", "ProcessSqsOrderUseCase._advance"
-ProcessSqsOrderUseCase._advance = _advance
+# %% ../nbs/35_order_path.ipynb #70862335
+def _fields(out: ExecutionOutcome) -> dict:
+    return dict(reason=out.reason, broker_ticket=out.broker_ticket, fill_price=out.fill_price, filled_volume=out.filled_volume)
 
-# %% ../nbs/35_order_path.ipynb #f8a9c61d
+@patch
 def _execute(self: ProcessSqsOrderUseCase, msg, claimed: Order) -> MessageOutcome:
     "Execute an order this worker claimed and store the outcome; then, and only then, delete the message."
     if self.kill_switch.is_active():
         out = ExecutionOutcome(OrderStatus.REJECTED, reason=KILL_SWITCH_REASON, attempts=0)
     else:
         try: out = self.executor.execute(claimed)
-        except Exception as e:               # an executor bug must not leave the order silently SUBMITTED
+        except Exception as e:               # an executor bug must not leave the order silently SUBMITTED; it may have sent
             log.exception("executor %s failed on %s", self.executor.name, claimed.order_id)
-            out = ExecutionOutcome(OrderStatus.REJECTED, reason=f"executor failed: {type(e).__name__}: {e}")
-    fields = dict(reason=out.reason, broker_ticket=out.broker_ticket, fill_price=out.fill_price, filled_volume=out.filled_volume)
+            out = ExecutionOutcome(OrderStatus.UNKNOWN, reason=f"executor failed: {type(e).__name__}: {e} — it may have been sent")
     try:
-        if out.status == OrderStatus.SUBMITTED: stored = self.orders.amend(claimed.order_id, claimed.version, **fields)
-        else: stored = self.orders.update_status(claimed.order_id, out.status, claimed.version, **fields)
+        if out.status == OrderStatus.SUBMITTED: stored = self.orders.amend(claimed.order_id, claimed.version, **_fields(out))
+        else: stored = self.orders.update_status(claimed.order_id, out.status, claimed.version, **_fields(out))
     except (ConcurrentUpdate, IllegalTransition) as e:   # e.g. cancelled by an operator meanwhile
         log.warning("outcome of %s not stored: %s (broker said %s)", claimed.order_id, e, out)
         stored = self.orders.get(claimed.order_id) or claimed
+    if stored.status == OrderStatus.UNKNOWN: return self._settle(msg, stored)   # look it up before anything else
     action = "executed" if out.attempts else "rejected"
     return self._done(msg, claimed.order_id, action, stored.status, out.reason)
 
-_execute.__name__, _execute.__qualname__ = "_execute", "ProcessSqsOrderUseCase._execute"
-ProcessSqsOrderUseCase._execute = _execute
-
 # %% ../nbs/35_order_path.ipynb #0fe03671
+def _cause(reason: str | None) -> str: return (reason or "in doubt").split(" | reconcile: ")[0]
+
+@patch
+def reconcile_order(self: ProcessSqsOrderUseCase, order_id: str) -> Order:
+    "Reconcile one `UNKNOWN` order against the broker now; returns it as stored afterwards (unchanged if not UNKNOWN)."
+    for _ in range(10):
+        order = self.orders.get(order_id)
+        if order is None or order.status != OrderStatus.UNKNOWN: return order
+        try: out = self.executor.reconcile(order)
+        except Exception as e: out = ExecutionOutcome(OrderStatus.UNKNOWN, attempts=0, reason=f"reconcile failed: {type(e).__name__}: {e}")
+        fields = {**_fields(out), "reason": f"{_cause(order.reason)} | reconcile: {out.reason}"}
+        if out.status == OrderStatus.UNKNOWN: fields = {"reason": fields["reason"]}   # keep what the send said
+        try:
+            if out.status == OrderStatus.UNKNOWN: return self.orders.amend(order_id, order.version, **fields)
+            return self.orders.update_status(order_id, out.status, order.version, **fields)
+        except (ConcurrentUpdate, IllegalTransition): continue          # someone else settled it: read again
+    return self.orders.get(order_id)
+
+@patch
+def _settle(self: ProcessSqsOrderUseCase, msg, order: Order) -> MessageOutcome:
+    "Reconcile an `UNKNOWN` order; delete the message once it is settled (or after `max_receives` deliveries)."
+    now = self.reconcile_order(order.order_id) or order
+    if now.status != OrderStatus.UNKNOWN: return self._done(msg, now.order_id, "reconciled", now.status, now.reason)
+    give_up = msg.receive_count >= self.max_receives
+    return self._done(msg, now.order_id, "in_doubt", now.status, now.reason, delete=give_up)
+
+# %% ../nbs/35_order_path.ipynb #8dd28c2a
 def format_orders(orders: list[Order]) -> str:
-    "A fixed-width table of orders, newest first as given."
+    "A fixed-width table of orders, newest first as given; text from outside is escaped."
     if not orders: return "no orders"
     cols = ["created_at", "order_id", "symbol", "side", "order_type", "volume", "price", "status", "fill_price", "broker_ticket", "reason"]
     df = pd.DataFrame([{c: getattr(o, c) for c in cols} for o in orders])
     df["created_at"] = df["created_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
     for c in ["side", "order_type", "status"]: df[c] = df[c].astype(str)
+    for c in ["order_id", "symbol", "broker_ticket", "reason"]: df[c] = [None if v is None else safe_text(v) for v in df[c]]
     return df.astype(object).where(df.notna(), "").to_string(index=False)
 
-def orders_report(repo: IOrderRepository, kill_switch: IKillSwitchRepository, limit: int = 20) -> str:
+def orders_report(repo: IOrderRepository, kill_switch: IKillSwitchRepository,
+                  limit: int = 20,           # how many orders, 1 to `axia.orders.MAX_LIMIT`
+                 ) -> str:
     "The kill switch state, then the newest `limit` orders."
+    validate_limit(limit)
     return f"{kill_switch.get()}\n\n{format_orders(repo.recent(limit))}"
 
 def set_kill_switch(repo: IKillSwitchRepository, active: bool, reason: str, who: str) -> KillSwitchState:
-    "Turn the kill switch on or off, saying who and why."
-    if not str(who).strip(): raise ValueError("say who sets the kill switch (e.g. --who alice)")
-    if not str(reason).strip(): raise ValueError("say why the kill switch is set (e.g. --reason 'broker outage')")
+    "Turn the kill switch on or off, saying who and why (stored as given, printed escaped)."
+    if not str(who).strip(): raise KillSwitchError("say who sets the kill switch (e.g. --who alice)")
+    if not str(reason).strip(): raise KillSwitchError("say why the kill switch is set (e.g. --reason 'broker outage')")
     return repo.set(bool(active), str(reason).strip(), str(who).strip())

@@ -11,17 +11,19 @@ import json, math, re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Callable, ClassVar
+from typing import ClassVar
 import pandas as pd
-from .core import AxiaError, InvalidSymbol, utc_now, validate_symbol
+from fastcore.basics import patch
+from .core import AxiaError, Clock, InvalidSymbol, safe_text, utc_now, validate_symbol
 
 # %% auto #0
-__all__ = ['TRANSITIONS', 'ORDER_ID_RULE', 'TS_FORMAT', 'ORDER_FIELDS', 'MESSAGE_FIELDS', 'RETENTION', 'InvalidOrder',
-           'IllegalTransition', 'ConcurrentUpdate', 'OrderNotFound', 'Side', 'OrderType', 'OrderStatus', 'allowed_from',
-           'check_transition', 'validate_order_id', 'order_problems', 'Order', 'ts_key', 'order_record',
-           'order_from_record', 'order_message', 'parse_order_message', 'KillSwitchState', 'IOrderRepository',
-           'IKillSwitchRepository', 'ExecutionOutcome', 'IOrderExecutor', 'QueueMessage', 'IOrderQueue',
-           'MemoryOrderRepository', 'MemoryKillSwitchRepository']
+__all__ = ['TRANSITIONS', 'ORDER_ID_RULE', 'TS_FORMAT', 'ORDER_FIELDS', 'MESSAGE_FIELDS', 'RETENTION', 'MAX_LIMIT',
+           'InvalidOrder', 'IllegalTransition', 'ConcurrentUpdate', 'OrderNotFound', 'KillSwitchError', 'InvalidLimit',
+           'Side', 'OrderType', 'OrderStatus', 'allowed_from', 'check_transition', 'validate_order_id',
+           'order_problems', 'Order', 'ts_key', 'order_record', 'order_from_record', 'order_message',
+           'parse_order_message', 'KillSwitchState', 'validate_limit', 'IOrderRepository', 'IKillSwitchRepository',
+           'ExecutionOutcome', 'IOrderExecutor', 'QueueMessage', 'IOrderQueue', 'MemoryOrderRepository',
+           'MemoryKillSwitchRepository']
 
 # %% ../nbs/05_orders.ipynb #ef4220e8
 class InvalidOrder(AxiaError, ValueError):
@@ -37,8 +39,10 @@ class ConcurrentUpdate(AxiaError):
         super().__init__(msg)
         self.current = current
 class OrderNotFound(AxiaError, KeyError): "No live order has this id (never created, or past its retention)."
+class KillSwitchError(AxiaError, ValueError): "A kill-switch change that does not say who or why."
+class InvalidLimit(AxiaError, ValueError): "A count of orders to list that is not a whole number in range."
 
-# %% ../nbs/05_orders.ipynb #28ebdd79
+# %% ../nbs/05_orders.ipynb #b49a8918
 class Side(str, Enum):
     BUY = "BUY"; SELL = "SELL"
     def __str__(self): return self.value
@@ -50,6 +54,7 @@ class OrderType(str, Enum):
 class OrderStatus(str, Enum):
     PENDING = "PENDING"; SUBMITTED = "SUBMITTED"; PARTIALLY_FILLED = "PARTIALLY_FILLED"
     FILLED = "FILLED"; REJECTED = "REJECTED"; CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"                 # sent, outcome not known: reconcile with the broker before anything else
     def __str__(self): return self.value
     @property
     def is_terminal(self) -> bool: return not TRANSITIONS[self]
@@ -57,7 +62,8 @@ class OrderStatus(str, Enum):
 _S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     _S.PENDING: frozenset({_S.SUBMITTED, _S.CANCELLED, _S.REJECTED}),
-    _S.SUBMITTED: frozenset({_S.FILLED, _S.PARTIALLY_FILLED, _S.REJECTED, _S.CANCELLED}),
+    _S.SUBMITTED: frozenset({_S.FILLED, _S.PARTIALLY_FILLED, _S.REJECTED, _S.CANCELLED, _S.UNKNOWN}),
+    _S.UNKNOWN: frozenset({_S.FILLED, _S.PARTIALLY_FILLED, _S.SUBMITTED, _S.REJECTED}),   # as the broker's history says
     _S.PARTIALLY_FILLED: frozenset({_S.FILLED, _S.CANCELLED}),
     _S.FILLED: frozenset(), _S.REJECTED: frozenset(), _S.CANCELLED: frozenset(),
 }
@@ -127,7 +133,7 @@ class Order:
     stop_loss: float | None = None
     take_profit: float | None = None
     status: OrderStatus = OrderStatus.PENDING
-    created_at: pd.Timestamp = field(default_factory=lambda: _ts(utc_now()))
+    created_at: pd.Timestamp = field(default_factory=utc_now)   # `Order.new` stamps it from a clock
     updated_at: pd.Timestamp | None = None
     broker_ticket: str | None = None   # the broker's order/deal ticket
     fill_price: float | None = None
@@ -142,25 +148,29 @@ class Order:
         object.__setattr__(self, "updated_at", _ts(self.updated_at or self.created_at))
 
 # %% ../nbs/05_orders.ipynb #021961d8
-@classmethod
-def _order_new(cls, order_id: str, symbol: str, side: str, order_type: str, volume: float,
-               price: float | None = None, stop_loss: float | None = None, take_profit: float | None = None,
-               created_at=None) -> Order:
+def _num(x) -> float | None: return None if x is None else float(x)
+
+@patch(cls_method=True)
+def new(cls: Order,
+        order_id: str, symbol: str, side: str, order_type: str, volume: float,
+        price: float | None = None, stop_loss: float | None = None, take_profit: float | None = None,
+        created_at=None,                            # default: `clock()`
+        clock: Clock = utc_now,
+       ) -> Order:
     "A validated PENDING order; raises `InvalidOrder` listing every broken rule."
     validate_order_id(order_id)
     side, order_type = str(side).upper(), str(order_type).upper()
     if probs := order_problems(symbol, side, order_type, volume, price, stop_loss, take_profit):
         raise InvalidOrder(f"order {order_id}: " + "; ".join(probs), probs)
-    num = lambda x: None if x is None else float(x)
-    return cls(order_id, symbol, side, order_type, float(volume), num(price), num(stop_loss), num(take_profit),
-               created_at=created_at if created_at is not None else utc_now())
+    return cls(order_id, symbol, side, order_type, float(volume), _num(price), _num(stop_loss), _num(take_profit),
+               created_at=created_at if created_at is not None else clock())
 
-def _with_status(self: Order, status: OrderStatus | str, at=None, **changes) -> Order:
-    "This order moved to `status` (checked), with `changes` applied and `version` bumped."
+@patch
+def with_status(self: Order, status: OrderStatus | str, at=None, clock: Clock = utc_now, **changes) -> Order:
+    "This order moved to `status` (checked) at `at` (default `clock()`), with `changes` applied and `version` bumped."
     check_transition(self.status, status)
-    return replace(self, status=OrderStatus(status), updated_at=_ts(at or utc_now()), version=self.version + 1, **changes)
-
-Order.new, Order.with_status = _order_new, _with_status
+    return replace(self, status=OrderStatus(status), updated_at=_ts(at if at is not None else clock()),
+                   version=self.version + 1, **changes)
 
 # %% ../nbs/05_orders.ipynb #00ded4a6
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -177,12 +187,11 @@ def order_record(o: Order) -> dict:
 
 def order_from_record(d: dict) -> Order:
     "The `Order` an `order_record` (or a store's row with the same keys) describes."
-    num = lambda x: None if x is None else float(x)
     return Order(order_id=d["order_id"], symbol=d["symbol"], side=d["side"], order_type=d["order_type"],
-                 volume=float(d["volume"]), price=num(d.get("price")), stop_loss=num(d.get("stop_loss")),
-                 take_profit=num(d.get("take_profit")), status=d["status"], created_at=pd.Timestamp(d["created_at"]),
+                 volume=float(d["volume"]), price=_num(d.get("price")), stop_loss=_num(d.get("stop_loss")),
+                 take_profit=_num(d.get("take_profit")), status=d["status"], created_at=pd.Timestamp(d["created_at"]),
                  updated_at=pd.Timestamp(d["updated_at"]), broker_ticket=d.get("broker_ticket"),
-                 fill_price=num(d.get("fill_price")), filled_volume=num(d.get("filled_volume")),
+                 fill_price=_num(d.get("fill_price")), filled_volume=_num(d.get("filled_volume")),
                  reason=d.get("reason"), version=int(d["version"]))
 
 # %% ../nbs/05_orders.ipynb #73a51dba
@@ -211,15 +220,24 @@ class KillSwitchState:
 
     def __str__(self):
         if self.at is None: return "kill switch: off (never set)"
-        return f"kill switch: {'ON' if self.active else 'off'} — set by {self.who} at {self.at:%Y-%m-%d %H:%M:%S}Z: {self.reason}"
+        return (f"kill switch: {'ON' if self.active else 'off'} — set by {safe_text(self.who)} "
+                f"at {self.at:%Y-%m-%d %H:%M:%S}Z: {safe_text(self.reason)}")
 
 # %% ../nbs/05_orders.ipynb #e1a4c83e
 RETENTION = pd.Timedelta(days=365)
+MAX_LIMIT = 100_000
+
+def validate_limit(limit) -> int:
+    "`limit` if it is a whole number from 1 to `MAX_LIMIT`, else `InvalidLimit`."
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        shown = safe_text(repr(limit))[:40]
+        raise InvalidLimit(f"limit {shown} — list 1 to {MAX_LIMIT:,} orders (e.g. --limit 50)")
+    return limit
 
 class IOrderRepository(ABC):
     "Orders and their state, keyed by order id."
     name: ClassVar[str] = "orders"
-    clock: Callable[[], pd.Timestamp] = staticmethod(utc_now)
+    clock: Clock = staticmethod(utc_now)
 
     @abstractmethod
     def create(self,
@@ -241,7 +259,7 @@ class IOrderRepository(ABC):
         "Live orders for `symbol` created in [start, end), oldest first."
 
     @abstractmethod
-    def recent(self, limit: int = 20) -> list[Order]: "The newest `limit` live orders, newest first."
+    def recent(self, limit: int = 20) -> list[Order]: "The newest `limit` live orders, newest first (`validate_limit`)."
 
 # %% ../nbs/05_orders.ipynb #000163ba
 _AMENDABLE = ("reason", "broker_ticket", "fill_price", "filled_volume")
@@ -255,31 +273,32 @@ def _refusal(order_id, stored: Order | None, expected_version, new_status) -> Ax
     check_transition(stored.status, new_status)
     return ConcurrentUpdate(f"order {order_id} changed during the update: read it again and retry", stored)
 
-def _update_status(self: IOrderRepository,
-                   order_id: str,                 # which order
-                   status: OrderStatus | str,     # the new status (must be allowed from the stored one)
-                   expected_version: int,         # the version the caller read
-                   **changes,                     # any of reason, broker_ticket, fill_price, filled_volume
-                  ) -> Order:                     # the stored order after the change
+def _check_changes(changes: dict) -> None:
+    if bad := set(changes) - set(_AMENDABLE): raise InvalidOrder(f"cannot change {sorted(bad)}; only {', '.join(_AMENDABLE)}")
+
+@patch
+def update_status(self: IOrderRepository,
+                  order_id: str,                 # which order
+                  status: OrderStatus | str,     # the new status (must be allowed from the stored one)
+                  expected_version: int,         # the version the caller read
+                  **changes,                     # any of reason, broker_ticket, fill_price, filled_volume
+                 ) -> Order:                     # the stored order after the change
     "Move an order to `status`; `ConcurrentUpdate`, `IllegalTransition` or `OrderNotFound` if refused."
     status = OrderStatus(status)
-    if bad := set(changes) - set(_AMENDABLE): raise TypeError(f"cannot change {sorted(bad)}; only {_AMENDABLE}")
+    _check_changes(changes)
     allowed = allowed_from(status)       # empty for PENDING: nothing moves back to it
     ok, out = self._update(order_id, expected_version, allowed, status, changes) if allowed else (False, self.get(order_id))
     if not ok: raise _refusal(order_id, out, expected_version, status)
     return out
 
-def _amend(self: IOrderRepository, order_id: str, expected_version: int, **changes) -> Order:
+@patch
+def amend(self: IOrderRepository, order_id: str, expected_version: int, **changes) -> Order:
     "Record broker facts (ticket, fill, reason) on a non-final order without changing its status."
-    if bad := set(changes) - set(_AMENDABLE): raise TypeError(f"cannot change {sorted(bad)}; only {_AMENDABLE}")
+    _check_changes(changes)
     live = frozenset(s for s in OrderStatus if not s.is_terminal)
     ok, out = self._update(order_id, expected_version, live, None, changes)
     if not ok: raise _refusal(order_id, out, expected_version, None)
     return out
-
-for _f, _n in [(_update_status, "update_status"), (_amend, "amend")]:
-    _f.__name__, _f.__qualname__ = _n, f"IOrderRepository.{_n}"
-    setattr(IOrderRepository, _n, _f)
 
 # %% ../nbs/05_orders.ipynb #9dcf94ff
 class IKillSwitchRepository(ABC):
@@ -294,7 +313,7 @@ class IKillSwitchRepository(ABC):
 @dataclass(frozen=True)
 class ExecutionOutcome:
     "What the broker did with an order."
-    status: OrderStatus                 # FILLED, PARTIALLY_FILLED, SUBMITTED (resting at the broker) or REJECTED
+    status: OrderStatus                 # FILLED, PARTIALLY_FILLED, SUBMITTED (resting at the broker), REJECTED or UNKNOWN
     fill_price: float | None = None
     filled_volume: float | None = None
     broker_ticket: str | None = None
@@ -305,7 +324,13 @@ class IOrderExecutor(ABC):
     "Sends orders to a broker."
     name: ClassVar[str] = "executor"
     @abstractmethod
-    def execute(self, order: Order) -> ExecutionOutcome: "Send `order`; never raises for a broker refusal."
+    def execute(self, order: Order) -> ExecutionOutcome:
+        "Send `order`; never raises for a broker refusal. `UNKNOWN` when the send may or may not have executed."
+
+    def reconcile(self, order: Order) -> ExecutionOutcome:
+        "What the broker's history says became of an `UNKNOWN` order (`UNKNOWN` again, with why, if it cannot tell)."
+        return ExecutionOutcome(OrderStatus.UNKNOWN, attempts=0,
+                                reason=f"the {self.name} executor cannot look orders up: check {order.order_id} at the broker")
 
 @dataclass(frozen=True)
 class QueueMessage:
@@ -330,7 +355,7 @@ import threading
 class MemoryOrderRepository(IOrderRepository):
     "Orders in a dict (one process, not durable)."
     name = "memory"
-    def __init__(self, clock: Callable[[], pd.Timestamp] = utc_now):
+    def __init__(self, clock: Clock = utc_now):
         self.clock, self._lock, self._rows = clock, threading.Lock(), {}
 
     def _live(self, order_id):
@@ -361,10 +386,12 @@ class MemoryOrderRepository(IOrderRepository):
                       key=lambda o: (o.created_at, o.order_id))
 
     def recent(self, limit=20):
+        validate_limit(limit)
         with self._lock: rows = [self._live(k) for k in self._rows]
         return sorted((o for o in rows if o is not None), key=lambda o: (o.created_at, o.order_id), reverse=True)[:limit]
 
 class MemoryKillSwitchRepository(IKillSwitchRepository):
+    "The kill switch in memory (one process)."
     def __init__(self, clock=utc_now): self.clock, self._state = clock, KillSwitchState()
     def get(self): return self._state
     def set(self, active, reason, who):

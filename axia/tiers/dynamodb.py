@@ -8,19 +8,27 @@ Docs: https://axia-dev.github.io/axia/tiers.dynamodb.html.md"""
 # %% ../../nbs/12_tiers.dynamodb.ipynb #bd64fd8f
 from __future__ import annotations
 from decimal import Decimal
-from typing import Callable
 import boto3
 import pandas as pd
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from ..core import TierUnavailable, utc_now, validate_symbol
+from urllib.parse import urlsplit
+from botocore.exceptions import NoCredentialsError
+from ..core import Clock, TierUnavailable, scrub, utc_now, validate_symbol
 from ..orders import (RETENTION, IKillSwitchRepository, IOrderRepository, KillSwitchState, Order, OrderStatus,
-                         order_from_record, order_record, ts_key)
+                         order_from_record, order_record, ts_key, validate_limit)
 
 # %% auto #0
 __all__ = ['dynamodb_client', 'create_tables', 'DynamoDBOrderRepository', 'DynamoDBKillSwitchRepository']
 
 # %% ../../nbs/12_tiers.dynamodb.ipynb #ec29ec74
+def _line(e, secrets=()) -> str: return " ".join(scrub(e, secrets).split())      # one line, credentials hidden
+
+def _password(url: str | None) -> tuple[str, ...]:
+    try: return (urlsplit(url).password or "",) if url else ()
+    except ValueError: return ()
+
+# %% ../../nbs/12_tiers.dynamodb.ipynb #f36aacc1
 def dynamodb_client(endpoint_url: str | None = None,  # None: AWS; e.g. http://localhost:8000 for a local endpoint
                     region_name: str | None = None,   # default us-east-1
                     max_attempts: int = 5,            # total tries per call, retries included
@@ -30,8 +38,9 @@ def dynamodb_client(endpoint_url: str | None = None,  # None: AWS; e.g. http://l
     "A thread-safe boto3 DynamoDB client with retries and timeouts configured."
     cfg = Config(retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=connect_timeout,
                  read_timeout=read_timeout, max_pool_connections=32)
-    return boto3.session.Session().client("dynamodb", endpoint_url=endpoint_url,
-                                          region_name=region_name or "us-east-1", config=cfg)
+    try: return boto3.session.Session().client("dynamodb", endpoint_url=endpoint_url,
+                                               region_name=region_name or "us-east-1", config=cfg)
+    except (ValueError, BotoCoreError) as e: raise TierUnavailable(f"DynamoDB: {_line(e, _password(endpoint_url))}") from None
 
 # %% ../../nbs/12_tiers.dynamodb.ipynb #a0102f6b
 def _to_attr(v) -> dict:
@@ -58,45 +67,53 @@ def _create_table(client, name: str, key: str, indexes: list[tuple[str, str, str
             for n, h, r in indexes]
     try: status = client.create_table(**spec)["TableDescription"]["TableStatus"]
     except ClientError as e:
-        if e.response["Error"]["Code"] != "ResourceInUseException": raise
+        if e.response["Error"]["Code"] != "ResourceInUseException": raise _fault(e) from None
         status = None
-    if status != "ACTIVE": client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    except BotoCoreError as e: raise _fault(e) from None
+    if status != "ACTIVE": _call(client.get_waiter("table_exists").wait, TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
 
 def create_tables(client, prefix: str = "axia") -> list[str]:
     "Create the orders and kill-switch tables (and the orders TTL) if missing; returns their names."
     orders, switch = f"{prefix}-orders", f"{prefix}-kill-switch"
     _create_table(client, orders, "order_id", [("by_symbol", "symbol", "created_key"), ("by_month", "created_month", "created_key")])
-    ttl = client.describe_time_to_live(TableName=orders)["TimeToLiveDescription"]
+    ttl = _call(client.describe_time_to_live, TableName=orders)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
-        client.update_time_to_live(TableName=orders, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+        _call(client.update_time_to_live, TableName=orders, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
     _create_table(client, switch, "name")
     return [orders, switch]
 
 # %% ../../nbs/12_tiers.dynamodb.ipynb #0fc9feb6
 def _conditional_failed(e: ClientError) -> bool: return e.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
+def _fault(e: Exception) -> TierUnavailable:
+    "The one-line `TierUnavailable` for a botocore error."
+    if isinstance(e, ClientError):
+        code = e.response.get("Error", {}).get("Code", "?")
+        hint = ": run create_tables()" if code == "ResourceNotFoundException" else ""
+        return TierUnavailable(f"DynamoDB {code}: {_line(e.response.get('Error', {}).get('Message', ''))}{hint}")
+    if isinstance(e, NoCredentialsError): return TierUnavailable("DynamoDB: no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile)")
+    return TierUnavailable(f"DynamoDB unreachable: {_line(e)}")
+
 def _call(fn, *args, **kw):
     "Call a client method; `TierUnavailable` for faults, conditional failures passed through."
     try: return fn(*args, **kw)
     except ClientError as e:
         if _conditional_failed(e): raise
-        code = e.response["Error"]["Code"]
-        hint = ": run create_tables()" if code == "ResourceNotFoundException" else ""
-        raise TierUnavailable(f"DynamoDB {code}: {e.response['Error'].get('Message', '')}{hint}") from e
-    except BotoCoreError as e: raise TierUnavailable(f"DynamoDB unreachable: {e}") from e
+        raise _fault(e) from None
+    except BotoCoreError as e: raise _fault(e) from None
 
 # %% ../../nbs/12_tiers.dynamodb.ipynb #992b97b0
 def _epoch(t) -> int: return int(pd.Timestamp(t).timestamp())
 
-class _DynamoDBOrderStore(IOrderRepository):
-    "Creation and lookup; `DynamoDBOrderRepository` adds changes and queries."
+class DynamoDBOrderRepository(IOrderRepository):
+    "Orders on DynamoDB (L3)."
     name = "dynamodb"
     def __init__(self,
                  table_prefix: str = "axia",       # tables are `{prefix}-orders` and `{prefix}-kill-switch`
                  client=None,                      # a boto3 DynamoDB client; default from the arguments below
                  endpoint_url: str | None = None,
                  region_name: str | None = None,
-                 clock: Callable[[], pd.Timestamp] = utc_now):
+                 clock: Clock = utc_now):
         self.client = client or dynamodb_client(endpoint_url, region_name)
         self.prefix, self.table, self.clock = table_prefix, f"{table_prefix}-orders", clock
 
@@ -125,9 +142,6 @@ class _DynamoDBOrderStore(IOrderRepository):
         item = _call(self.client.get_item, TableName=self.table, Key={"order_id": {"S": order_id}}, ConsistentRead=True).get("Item")
         return self._live(item) if item else None
 
-# %% ../../nbs/12_tiers.dynamodb.ipynb #7a258cbc
-class DynamoDBOrderRepository(_DynamoDBOrderStore):
-    "Orders on DynamoDB (L3)."
     def _update(self, order_id, expected_version, allowed, new_status, changes):
         sets = {"version": expected_version + 1, "updated_at": ts_key(self.clock()), **changes}
         if new_status is not None: sets["status"] = OrderStatus(new_status).value
@@ -167,6 +181,7 @@ class DynamoDBOrderRepository(_DynamoDBOrderStore):
                            ExpressionAttributeValues={":s": {"S": symbol}, ":a": {"S": ts_key(start)}, ":b": {"S": ts_key(end)}})
 
     def recent(self, limit=20):
+        validate_limit(limit)
         out, month = [], pd.Timestamp(self.clock()).tz_convert("UTC").tz_localize(None).to_period("M")
         for back in range(13):
             if len(out) >= limit: break
@@ -179,7 +194,7 @@ class DynamoDBOrderRepository(_DynamoDBOrderStore):
 class DynamoDBKillSwitchRepository(IKillSwitchRepository):
     "The kill switch on DynamoDB: one item, read consistently."
     def __init__(self, table_prefix: str = "axia", client=None, endpoint_url: str | None = None,
-                 region_name: str | None = None, clock: Callable[[], pd.Timestamp] = utc_now, name: str = "global"):
+                 region_name: str | None = None, clock: Clock = utc_now, name: str = "global"):
         self.client = client or dynamodb_client(endpoint_url, region_name)
         self.prefix, self.table, self.clock, self.switch_name = table_prefix, f"{table_prefix}-kill-switch", clock, name
 

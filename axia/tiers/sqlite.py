@@ -11,9 +11,9 @@ import os, sqlite3, threading, time, uuid
 from pathlib import Path
 from typing import Callable
 import pandas as pd
-from ..core import TierUnavailable, utc_now, validate_symbol
-from ..orders import (RETENTION, ORDER_FIELDS, IKillSwitchRepository, IOrderQueue, IOrderRepository,
-                         KillSwitchState, Order, OrderStatus, QueueMessage, order_from_record, order_record, ts_key)
+from ..core import Clock, TierUnavailable, utc_now, validate_symbol
+from ..orders import (RETENTION, IKillSwitchRepository, IOrderQueue, IOrderRepository, KillSwitchState,
+                         OrderStatus, QueueMessage, order_from_record, order_record, ts_key, validate_limit)
 
 # %% auto #0
 __all__ = ['ORDERS_SCHEMA', 'QUEUE_SCHEMA', 'SqliteFile', 'orders_db_path', 'SqliteOrderRepository', 'SqliteKillSwitchRepository',
@@ -47,7 +47,7 @@ class SqliteFile:
 
     def execute(self, sql: str, params=()) -> sqlite3.Cursor:
         try: return self.conn().execute(sql, params)
-        except sqlite3.OperationalError as e: raise TierUnavailable(f"{self.path}: {e}") from e
+        except sqlite3.OperationalError as e: raise TierUnavailable(f"{self.path}: {e}") from None
 
 # %% ../../nbs/14_tiers.sqlite.ipynb #29e0c088
 ORDERS_SCHEMA = """
@@ -67,10 +67,10 @@ def orders_db_path(data_dir: str | Path) -> Path: "Where the embedded order stor
 def _epoch(t) -> int: return int(pd.Timestamp(t).timestamp())
 
 # %% ../../nbs/14_tiers.sqlite.ipynb #0288248b
-class _SqliteOrderStore(IOrderRepository):
-    "Creation and lookup; `SqliteOrderRepository` adds changes and queries."
+class SqliteOrderRepository(IOrderRepository):
+    "Orders in an SQLite file (the embedded default)."
     name = "sqlite"
-    def __init__(self, path: str | Path, clock: Callable[[], pd.Timestamp] = utc_now, busy_timeout: float = 30.0):
+    def __init__(self, path: str | Path, clock: Clock = utc_now, busy_timeout: float = 30.0):
         self.db, self.clock = SqliteFile(path, busy_timeout, ORDERS_SCHEMA), clock
 
     @classmethod
@@ -94,9 +94,6 @@ class _SqliteOrderStore(IOrderRepository):
         row = self.db.execute("SELECT * FROM orders WHERE order_id = ? AND expires_at > ?", (order_id, self._now())).fetchone()
         return order_from_record(dict(row)) if row else None
 
-# %% ../../nbs/14_tiers.sqlite.ipynb #483be0d3
-class SqliteOrderRepository(_SqliteOrderStore):
-    "Orders in an SQLite file (the embedded default)."
     def _update(self, order_id, expected_version, allowed, new_status, changes):
         sets = {"version": expected_version + 1, "updated_at": ts_key(self.clock()), **changes}
         if new_status is not None: sets["status"] = OrderStatus(new_status).value
@@ -115,7 +112,7 @@ class SqliteOrderRepository(_SqliteOrderStore):
 
     def recent(self, limit=20):
         rows = self.db.execute("SELECT * FROM orders WHERE expires_at > ? ORDER BY created_at DESC, order_id DESC LIMIT ?",
-                               (self._now(), int(limit)))
+                               (self._now(), validate_limit(limit)))
         return [order_from_record(dict(r)) for r in rows]
 
     def purge_expired(self) -> int:
@@ -125,7 +122,7 @@ class SqliteOrderRepository(_SqliteOrderStore):
 # %% ../../nbs/14_tiers.sqlite.ipynb #d3d2d9cb
 class SqliteKillSwitchRepository(IKillSwitchRepository):
     "The kill switch in the embedded order store."
-    def __init__(self, path: str | Path, clock: Callable[[], pd.Timestamp] = utc_now, name: str = "global"):
+    def __init__(self, path: str | Path, clock: Clock = utc_now, name: str = "global"):
         self.db, self.clock, self.switch_name = SqliteFile(path, schema=ORDERS_SCHEMA), clock, name
 
     @classmethod
@@ -159,20 +156,21 @@ class SqliteOrderQueue(IOrderQueue):
                  path: str | Path,               # the queue file
                  visibility_timeout: float = 30, # seconds a received message stays hidden
                  poll_interval: float = 0.05,    # how often a long poll looks again
-                 clock: Callable[[], float] = time.time):
+                 visibility_timer: Callable[[], float] = time.time,  # epoch seconds that visibility is judged by (shared by processes)
+                ):
         self.db, self.visibility_timeout = SqliteFile(path, schema=QUEUE_SCHEMA), visibility_timeout
-        self.poll_interval, self.clock = poll_interval, clock
+        self.poll_interval, self.visibility_timer = poll_interval, visibility_timer
 
     @classmethod
     def in_data_dir(cls, data_dir, **kw): return cls(queue_db_path(data_dir), **kw)
 
     def send(self, body: str) -> str:
-        mid, now = uuid.uuid4().hex, self.clock()
+        mid, now = uuid.uuid4().hex, self.visibility_timer()
         self.db.execute("INSERT INTO messages (message_id, body, sent_at, visible_at) VALUES (?, ?, ?, ?)", (mid, body, now, now))
         return mid
 
     def _claim(self, n: int) -> list[QueueMessage]:
-        now = self.clock()
+        now = self.visibility_timer()
         rows = self.db.execute(
             "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt_handle = ? || ':' || id "
             "WHERE id IN (SELECT id FROM messages WHERE visible_at <= ? ORDER BY id LIMIT ?) "
