@@ -1,4 +1,4 @@
-"""Candlestick figures with plotly (FX weekends cut out of the time axis), and the cached data source the Streamlit app reads through.
+"""Candlesticks for traders: an ECharts canvas chart for the app (any number of bars, crosshair, overlays, no closed-market holes), plotly figures for notebooks, and a data source whose cache lives as long as the bar.
 
 Docs: https://axia-dev.github.io/axia/charts.html.md"""
 
@@ -6,16 +6,164 @@ Docs: https://axia-dev.github.io/axia/charts.html.md"""
 
 # %% ../nbs/50_charts.ipynb #66cd1594
 from __future__ import annotations
-from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from .core import Timeframe, as_utc, from_fx_clock, is_synthetic, to_fx_clock, validate_symbol
+from .core import (Timeframe, as_utc, bar_grid, from_fx_clock, is_market_open, is_synthetic, latest_bar_open,
+                       next_bar_open, to_fx_clock, utc_now, validate_symbol)
 
 # %% auto #0
-__all__ = ['UP', 'DOWN', 'GRID', 'weekend_closures', 'weekend_breaks', 'rangebreaks', 'chart_title', 'candlestick_figure',
+__all__ = ['OVERLAYS', 'UP', 'DOWN', 'GRID', 'FORMING', 'LINES', 'indicators', 'chart_axis', 'price_decimals', 'echarts_options',
+           'weekend_closures', 'weekend_breaks', 'rangebreaks', 'chart_title', 'candlestick_figure', 'fresh_until',
            'chart_data_source']
+
+# %% ../nbs/50_charts.ipynb #35357908
+OVERLAYS = ("SMA 20", "EMA 50", "Bollinger 20", "ATR 14")
+
+def indicators(
+    df: pd.DataFrame,      # bars in the axia schema
+    sma: int = 20,         # simple moving average length, bars
+    ema: int = 50,         # exponential moving average span, bars
+    bollinger: int = 20,   # Bollinger window, bars
+    k: float = 2.0,        # Bollinger width, standard deviations
+    atr: int = 14,         # average true range length, bars (Wilder's smoothing)
+) -> pd.DataFrame:         # one column per line: sma, ema, bb_mid, bb_upper, bb_lower, atr
+    "Moving averages, Bollinger bands and ATR of `df`, same index."
+    close = df["close"]
+    mid, sd = close.rolling(bollinger).mean(), close.rolling(bollinger).std(ddof=0)
+    prev = close.shift()
+    tr = pd.concat([df["high"] - df["low"], (df["high"] - prev).abs(), (df["low"] - prev).abs()], axis=1).max(axis=1)
+    return pd.DataFrame({"sma": close.rolling(sma).mean(), "ema": close.ewm(span=ema, adjust=False).mean(),
+                         "bb_mid": mid, "bb_upper": mid + k * sd, "bb_lower": mid - k * sd,
+                         "atr": tr.ewm(alpha=1 / atr, adjust=False, min_periods=atr).mean()}, index=df.index)
+
+# %% ../nbs/50_charts.ipynb #e91e159b
+def chart_axis(
+    index: pd.DatetimeIndex,      # bar open times, UTC, increasing
+    timeframe: Timeframe | str,   # bar length
+) -> pd.DatetimeIndex:            # the slots of the time axis, UTC
+    "Every trading bar from the first to the last of `index` by the market calendar, plus any bar in `index`."
+    tf = Timeframe.parse(timeframe)
+    if len(index) == 0: return pd.DatetimeIndex([], tz="UTC", name="time")
+    t = as_utc(pd.DatetimeIndex(index))
+    return bar_grid(t[0], t[-1] + pd.Timedelta("1s"), tf).union(t).rename("time")
+
+# %% ../nbs/50_charts.ipynb #d63eba54
+def _forming(df: pd.DataFrame, tf: Timeframe, now: pd.Timestamp) -> bool:
+    "Whether the last bar of `df` is the one still forming at `now`."
+    return len(df) > 0 and bool(is_market_open(now)) and as_utc(df.index[-1]) == latest_bar_open(now, tf)
+
+# %% ../nbs/50_charts.ipynb #45450d8e
+UP, DOWN, GRID, FORMING = "#26a69a", "#ef5350", "#e5e5e5", "#f5a623"
+LINES = {"sma": ("SMA 20", "#2962ff"), "ema": ("EMA 50", "#ab47bc"),
+         "bb_upper": ("Bollinger 20", "#8d6e63"), "bb_mid": ("Bollinger 20", "#bcaaa4"),
+         "bb_lower": ("Bollinger 20", "#8d6e63")}
+
+def price_decimals(symbol: str) -> int: "3 for yen crosses, else 5."; return 3 if "JPY" in symbol.upper() else 5
+
+def _axis_labels(axis: pd.DatetimeIndex, tf: Timeframe) -> list[str]:
+    return list(axis.tz_convert("UTC").strftime("%Y-%m-%d %H:%M" if tf.minutes < 1440 else "%Y-%m-%d"))
+
+def _column(values: np.ndarray, decimals: int) -> list:
+    "Numbers for ECharts, '-' where there is none."
+    out = np.round(values.astype(float), decimals).astype(object)
+    out[np.isnan(values.astype(float))] = "-"
+    return out.tolist()
+
+# %% ../nbs/50_charts.ipynb #d8ec4059
+_TOOLTIP = """function (ps) {
+  var out = [ps[0].axisValue + ' UTC'], d = %d;
+  var LABEL = {bb_upper: 'Bollinger upper', bb_mid: 'Bollinger mid', bb_lower: 'Bollinger lower'};
+  ps.forEach(function (p) {
+    var v = p.data;
+    if (v === '-' || v === undefined || v === null) return;
+    if (p.seriesName === 'candles' || p.seriesName === 'forming') {
+      if (v.length === 5) v = v.slice(1);
+      out.push((p.seriesName === 'forming' ? '<b>forming</b> ' : '') + 'O ' + v[0].toFixed(d) + '  H ' + v[3].toFixed(d)
+               + '  L ' + v[2].toFixed(d) + '  C ' + v[1].toFixed(d));
+    } else if (p.seriesName === 'volume') { out.push('Volume ' + v[1].toLocaleString()); }
+    else if (typeof v === 'number') { out.push(p.marker + (LABEL[p.seriesId] || p.seriesName) + ' ' + v.toFixed(p.seriesName === 'ATR 14' ? d + 1 : d)); }
+  });
+  return out.join('<br/>');
+}"""
+
+def _grids(atr: bool) -> tuple[list[dict], list[tuple[str, str]]]:
+    "Panel boxes (price, volume, ATR) and their heights."
+    if atr: tops = [("6%", "56%"), ("66%", "10%"), ("80%", "8%")]
+    else: tops = [("6%", "64%"), ("74%", "14%")]
+    return [dict(left=70, right=30, top=t, height=h) for t, h in tops], tops
+
+# %% ../nbs/50_charts.ipynb #391edd0c
+def echarts_options(
+    df: pd.DataFrame,            # bars in the axia schema
+    meta: dict | None = None,    # the provider's metadata (source, synthetic, …); for the note on synthetic bars
+    *,
+    symbol: str,                 # what the bars are of
+    timeframe: Timeframe | str,  # their length
+    now: pd.Timestamp | None = None,  # when the chart is drawn (decides the forming bar); None: no bar forms
+    overlays=("SMA 20", "Bollinger 20"),  # any of OVERLAYS
+    visible: int = 300,          # bars in the first view; the range selector shows the rest
+) -> dict:                       # `options` for `streamlit_echarts.st_echarts`
+    "Candles, volume, overlays and an ATR panel with a linked cross-hair and a range selector, closed-market time left out."
+    tf, meta, overlays = Timeframe.parse(timeframe), meta or {}, set(overlays)
+    d = price_decimals(symbol)
+    axis = chart_axis(df.index, tf)
+    bars = df.reindex(axis)
+    o, h, l, c = (bars[k].to_numpy(float) for k in ("open", "high", "low", "close"))
+    candles = np.column_stack([o, c, l, h])
+    forming = now is not None and _forming(df, tf, as_utc(now))
+    last = len(axis) - 1
+    rows = _column(candles, d)
+    nan = np.isnan(o)
+    for i in np.flatnonzero(nan): rows[i] = "-"
+    series = [dict(type="candlestick", name="candles", data=rows, large=True, largeThreshold=1000,
+                   itemStyle=dict(color=UP, color0=DOWN, borderColor=UP, borderColor0=DOWN))]
+    if forming:
+        rows[last] = "-"
+        series.append(dict(type="candlestick", name="forming", data=[[last, *np.round(candles[last], d).tolist()]],
+                           encode=dict(x=0, y=[1, 2, 3, 4]), barMaxWidth=14,
+                           itemStyle=dict(color="transparent", color0="transparent", borderColor=FORMING,
+                                          borderColor0=FORMING, borderWidth=2, borderType="dashed")))
+    keep = np.flatnonzero(~nan)
+    vol = bars["tick_volume"].to_numpy(float)
+    series.append(dict(type="bar", name="volume", xAxisIndex=1, yAxisIndex=1, large=True,
+                       data=np.column_stack([keep, vol[keep], np.where(c[keep] >= o[keep], 1, -1)]).astype(int).tolist()))
+    ind = indicators(bars) if overlays else None
+    for col, (name, colour) in LINES.items():
+        if name in overlays:
+            series.append(dict(type="line", id=col, name=name, data=_column(ind[col].to_numpy(), d), showSymbol=False,
+                               lineStyle=dict(width=1, color=colour, type="dashed" if col.startswith("bb_") else "solid"),
+                               itemStyle=dict(color=colour), sampling="lttb", connectNulls=False, z=3))
+    atr = "ATR 14" in overlays
+    if atr: series.append(dict(type="line", name="ATR 14", data=_column(ind["atr"].to_numpy(), d + 1), xAxisIndex=2,
+                               yAxisIndex=2, showSymbol=False, lineStyle=dict(width=1, color="#ff7043"), sampling="lttb"))
+    grids, _ = _grids(atr)
+    n = len(grids)
+    labels = _axis_labels(axis, tf)
+    x_axes = [dict(type="category", data=labels, gridIndex=i, boundaryGap=True, axisLine=dict(onZero=False),
+                   splitLine=dict(show=False), axisLabel=dict(show=i == n - 1), axisTick=dict(show=i == n - 1),
+                   min="dataMin", max="dataMax") for i in range(n)]
+    y_axes = [dict(scale=True, gridIndex=0, splitArea=dict(show=False), axisLabel=dict(formatter=f"{{value}}")),
+              dict(scale=True, gridIndex=1, splitNumber=2, axisLabel=dict(show=False), splitLine=dict(show=False))]
+    if atr: y_axes.append(dict(scale=True, gridIndex=2, splitNumber=2, axisLabel=dict(show=False), splitLine=dict(show=False)))
+    start = max(0, len(axis) - visible)
+    zoom = dict(xAxisIndex=list(range(n)), startValue=start, endValue=max(last, 0))
+    visual = [dict(show=False, seriesIndex=1 + forming, dimension=2, pieces=[dict(value=1, color=UP), dict(value=-1, color=DOWN)])]
+    options = dict(
+        animation=False, legend=dict(top=0, left=70, data=[s["name"] for s in series if s["type"] == "line"]),
+        tooltip=dict(trigger="axis", axisPointer=dict(type="cross"), confine=True,
+                     formatter=_TOOLTIP % d),   # JavaScript: the app wraps it in streamlit_echarts.JsCode
+        axisPointer=dict(link=[dict(xAxisIndex="all")], label=dict(precision=d)),
+        grid=grids, xAxis=x_axes, yAxis=y_axes, visualMap=visual, series=series,
+        dataZoom=[dict(type="inside", **zoom), dict(type="slider", bottom=8, height=22, **zoom)])
+    if _synthetic(df, meta):
+        options["graphic"] = [dict(type="text", right=40, top=28, z=10, style=dict(
+            text="SYNTHETIC DATA — generated bars, not market prices", fill=DOWN, font="bold 14px sans-serif"))]
+    return options
+
+# %% ../nbs/50_charts.ipynb #d5fed067
+def _synthetic(df, meta) -> bool: return bool(meta.get("synthetic")) or is_synthetic(df)
 
 # %% ../nbs/50_charts.ipynb #3a57ed41
 def weekend_closures(
@@ -29,12 +177,12 @@ def weekend_closures(
     keep = (opens > start) & (closes < end)
     return closes[keep], opens[keep]
 
-# %% ../nbs/50_charts.ipynb #4a625bca
+# %% ../nbs/50_charts.ipynb #555470b9
 def weekend_breaks(
     index: pd.DatetimeIndex,      # bar open times, UTC, increasing
     timeframe: Timeframe | str,   # bar length, M1 … MN1
 ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:  # [start, end) ranges to hide, UTC
-    "The closed part of every weekend between the first and the last bar."
+    "The closed part of every market closure between the first and the last bar."
     tf = Timeframe.parse(timeframe)
     if len(index) < 2 or tf in (Timeframe.W1, Timeframe.MN1): return []
     t = as_utc(pd.DatetimeIndex(index))
@@ -42,7 +190,7 @@ def weekend_breaks(
     keep = (opens > t[0]) & (opens <= t[-1])
     closes, opens = closes[keep], opens[keep]
     before = t[t.searchsorted(opens) - 1]               # last bar opening before each reopening
-    starts = np.maximum(closes, before + tf.duration)   # vectorised: one step per weekend, none per bar
+    starts = np.maximum(closes, before + tf.duration)   # vectorised: one step per closure, none per bar
     return [(s, e) for s, e in zip(starts, opens) if s < e]
 
 # %% ../nbs/50_charts.ipynb #7b218f66
@@ -56,67 +204,72 @@ def rangebreaks(
     for s, e in breaks: by_length.setdefault(int((e - s) / pd.Timedelta("1ms")), []).append(_plotly_time(s))
     return [dict(values=v, dvalue=ms) for ms, v in sorted(by_length.items())]
 
-# %% ../nbs/50_charts.ipynb #36056951
-UP, DOWN, GRID = "#26a69a", "#ef5350", "#e5e5e5"
-
-def _is_synthetic(df, meta) -> bool: return bool(meta.get("synthetic")) or is_synthetic(df)
-
+# %% ../nbs/50_charts.ipynb #388d3a4a
 def chart_title(symbol: str, timeframe, meta: dict | None = None, synthetic: bool = False) -> str:
     "`USDJPY · H1 · from lake`, with ` · SYNTHETIC` when the bars are not market prices."
     meta = meta or {}
     title = f"{symbol} · {Timeframe.parse(timeframe).value} · from {meta.get('source') or 'unknown'}"
     return title + (" · SYNTHETIC" if synthetic else "")
 
-# %% ../nbs/50_charts.ipynb #7105adf1
-def _traces(df: pd.DataFrame, symbol: str) -> list:
-    "A candlestick trace and a tick-volume bar trace (on `y2`) from whole numpy columns."
-    x = as_utc(df.index).tz_localize(None).to_numpy()   # plotly has no time zones: naive UTC, axis says so
-    o, h, l, c = (df[k].to_numpy() for k in ("open", "high", "low", "close"))
-    candles = go.Candlestick(x=x, open=o, high=h, low=l, close=c, name=symbol,
-                             increasing_line_color=UP, decreasing_line_color=DOWN)
-    up = (c >= o).astype(np.int8)   # numbers and a two-colour scale: plotly checks a list of colour names one by one
-    volume = go.Bar(x=x, y=df["tick_volume"].to_numpy(), yaxis="y2", name="tick volume", opacity=0.6,
-                    marker=dict(color=up, colorscale=[[0, DOWN], [1, UP]], cmin=0, cmax=1, line_width=0))
-    return [candles, volume]
-
 def _note(text: str, y: float, color: str, size: int = 14) -> dict:
-    return dict(text=text, xref="paper", yref="paper", x=0.5, y=y, showarrow=False,
-                font=dict(color=color, size=size))
+    return dict(text=text, xref="paper", yref="paper", x=0.5, y=y, showarrow=False, font=dict(color=color, size=size))
 
-# %% ../nbs/50_charts.ipynb #a771fe46
+# %% ../nbs/50_charts.ipynb #7105adf1
 def candlestick_figure(
     df: pd.DataFrame,            # bars in the axia schema
     meta: dict | None = None,    # the provider's metadata for `df` (source, synthetic, …)
     *,
     symbol: str,                 # what the bars are of
     timeframe: Timeframe | str,  # their length
+    overlays=("SMA 20", "Bollinger 20"),  # lines over the candles: any of "SMA 20", "EMA 50", "Bollinger 20"
     height: int = 620,           # pixels
 ) -> go.Figure:
-    "Candlesticks with a tick-volume panel, FX weekends cut out, titled with symbol, timeframe and source."
+    "Candlesticks with a tick-volume panel and overlays, closed-market time cut out, titled with symbol, timeframe and source."
     meta, tf = meta or {}, Timeframe.parse(timeframe)
-    synthetic = _is_synthetic(df, meta)
-    fig = go.Figure(_traces(df, symbol))
+    x = as_utc(df.index).tz_localize(None).to_numpy()   # plotly has no time zones: naive UTC, axis says so
+    o, h, l, c = (df[k].to_numpy() for k in ("open", "high", "low", "close"))
+    traces = [go.Candlestick(x=x, open=o, high=h, low=l, close=c, name=symbol, increasing_line_color=UP,
+                             decreasing_line_color=DOWN),
+              go.Bar(x=x, y=df["tick_volume"].to_numpy(), yaxis="y2", name="tick volume", opacity=0.6,
+                     marker=dict(color=(c >= o).astype(np.int8), colorscale=[[0, DOWN], [1, UP]], cmin=0, cmax=1, line_width=0))]
+    if overlays and len(df):
+        ind = indicators(df)
+        traces += [go.Scatter(x=x, y=ind[col].to_numpy(), name=name, mode="lines",
+                              line=dict(width=1, color=colour, dash="dash" if col.startswith("bb_") else "solid"))
+                   for col, (name, colour) in LINES.items() if name in overlays]
+    synthetic = _synthetic(df, meta)
+    fig = go.Figure(traces)
     fig.update_layout(
         title=dict(text=chart_title(symbol, tf, meta, synthetic)), height=height, showlegend=False,
-        margin=dict(l=60, r=30, t=70, b=40), hovermode="x", plot_bgcolor="white",   # no named template: 15 ms saved
+        margin=dict(l=60, r=30, t=70, b=40), hovermode="x", plot_bgcolor="white",
         xaxis=dict(rangeslider_visible=False, anchor="y2", title_text="time (UTC)", gridcolor=GRID,
-                   rangebreaks=rangebreaks(weekend_breaks(df.index, tf))),
-        yaxis=dict(domain=[0.27, 1.0], title_text="price", gridcolor=GRID),
+                   showspikes=True, spikemode="across", rangebreaks=rangebreaks(weekend_breaks(df.index, tf))),
+        yaxis=dict(domain=[0.27, 1.0], title_text="price", gridcolor=GRID, showspikes=True),
         yaxis2=dict(domain=[0.0, 0.2], title_text="ticks", anchor="x", gridcolor=GRID))
     if synthetic: fig.add_annotation(_note("SYNTHETIC DATA — generated bars, not market prices", 1.0, DOWN))
     if df.empty: fig.add_annotation(_note("No bars for this range", 0.6, "grey", 18))
     return fig
 
-# %% ../nbs/50_charts.ipynb #587ee018
-@st.cache_data(ttl=3600, max_entries=512, show_spinner=False)
+# %% ../nbs/50_charts.ipynb #341dd6ed
+def fresh_until(
+    timeframe: Timeframe | str,  # the chart's bars
+    now: pd.Timestamp,           # the time of the request (from the app's clock)
+) -> pd.Timestamp:               # when an answer given at `now` may be out of date
+    "The close of the bar forming at `now`: the next bar's open (while the market is closed, its reopening)."
+    return next_bar_open(as_utc(now), Timeframe.parse(timeframe))
+
+# %% ../nbs/50_charts.ipynb #63d98ca5
+@st.cache_data(ttl=pd.Timedelta(days=1), max_entries=256, show_spinner=False)
 def chart_data_source(
     _provider,             # anything with `get_data(symbol, timeframe, period_days, use_case)`; not hashed
     symbol: str,           # broker symbol
     timeframe: str,        # M1 … MN1
     period_days: float,    # how far back
     scope: str = "",       # separates stacks that share one process (e.g. their data directory)
-) -> tuple[pd.DataFrame, dict]:  # (bars, metadata) as the provider answered, plus `fetched_at`
-    "Bars for a chart through `_provider.get_data(..., use_case='chart')`, cached for an hour per key."
+    valid_until: str = "", # part of the key: `fresh_until(timeframe, now)`; a new value asks again
+    _clock=utc_now,        # stamps `fetched_at`
+) -> tuple[pd.DataFrame, dict]:  # (bars, metadata) as the provider answered, plus `fetched_at` and `valid_until`
+    "Bars for a chart through `_provider.get_data(..., use_case='chart')`, cached per key until `valid_until`."
     symbol, tf = validate_symbol(symbol), Timeframe.parse(timeframe)
     df, meta = _provider.get_data(symbol, tf.value, period_days=period_days, use_case="chart")
-    return df, {**meta, "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return df, {**meta, "fetched_at": _clock().isoformat(timespec="seconds"), "valid_until": valid_until}

@@ -23,7 +23,7 @@ def fill_lake(data_dir: Path, days: int = 35, symbols=SYMBOLS, timeframes=TIMEFR
 def app_env(data_dir: Path, redis_url: str, source: str = "dummy") -> dict[str, str]:
     "The environment the app reads its settings from."
     return {"AXIA_DATA_DIR": str(data_dir), "AXIA_REDIS_URL": redis_url, "AXIA_SOURCE": source,
-            "AXIA_SYMBOLS": ",".join(SYMBOLS), "AXIA_TIMEFRAMES": "M15,H1,H4,D1"}
+            "AXIA_SYMBOLS": ",".join(SYMBOLS), "AXIA_TIMEFRAMES": "M1,M15,H1,H4,D1"}
 
 
 def injected_page(data_dir: str, redis_url: str, live: list):
