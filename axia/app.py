@@ -6,20 +6,21 @@ Docs: https://axia-dev.github.io/axia/app.html.md"""
 
 # %% ../nbs/51_app.ipynb #4b30d582
 from __future__ import annotations
-import hashlib, ipaddress, os, signal, socket, subprocess, sys, tempfile, threading
+import functools, hashlib, ipaddress, json, os, signal, socket, subprocess, sys, tempfile, threading
 from pathlib import Path
 import pandas as pd
 import streamlit as st
 import axia
-from .charts import OVERLAYS, chart_data_source, chart_title, echarts_options, fresh_until
+from .charts import OVERLAYS, chart_data_source, chart_title, fresh_until, lightweight_spec
 from .config import Settings
 from .core import AxiaError, Timeframe, is_market_open, utc_now
 
 # %% auto #0
 __all__ = ['LAUNCHER', 'PRELOAD', 'DEFAULT_HOST', 'DEFAULT_PORT', 'NO_AUTH_WARNING', 'PERIODS', 'NO_DATA_HINT', 'FAILED',
-           'PLACES', 'WHAT', 'app_script', 'streamlit_command', 'PortInUse', 'is_loopback', 'check_port', 'app_url',
-           'run_app', 'settings_key', 'cached_stack', 'selectors', 'refresh_every', 'failed_steps', 'route_text',
-           'fallback_text', 'answer_caption', 'show_health', 'draw_chart', 'show_chart', 'main']
+           'PLACES', 'WHAT', 'CHART_DIR', 'app_script', 'streamlit_command', 'PortInUse', 'is_loopback', 'check_port',
+           'app_url', 'run_app', 'settings_key', 'cached_stack', 'selectors', 'refresh_every', 'failed_steps',
+           'route_text', 'fallback_text', 'answer_caption', 'show_health', 'chart_component', 'draw_chart',
+           'show_chart', 'main']
 
 # %% ../nbs/51_app.ipynb #e0a3c29c
 LAUNCHER = '"The axia chart app: `streamlit run apps/axia_app.py`, or `axia chart`."\nfrom axia.app import main\n\nmain()\n'
@@ -141,13 +142,13 @@ def _default(options: list, preferred):
     return options.index(preferred) if preferred in options else 0
 
 def selectors(settings: Settings) -> tuple[str, str, int, list[str]]:
-    "Symbol, timeframe, period (days) and overlays, chosen in the sidebar."
-    sb = st.sidebar
+    "Symbol, timeframe, period (days) and overlays, chosen in the sidebar; a link may preset them (`?symbol=EURUSD&timeframe=M1&period=1+week`)."
+    sb, q = st.sidebar, st.query_params
     sb.title("axia")
-    symbol = sb.selectbox("Symbol", settings.symbols, key="symbol")
+    symbol = sb.selectbox("Symbol", settings.symbols, index=_default(settings.symbols, q.get("symbol")), key="symbol")
     tfs = [Timeframe.parse(t).value for t in settings.timeframes]
-    timeframe = sb.selectbox("Timeframe", tfs, index=_default(tfs, "H1"), key="timeframe")
-    period = sb.selectbox("Period", list(PERIODS), index=_default(list(PERIODS), "30 days"), key="period")
+    timeframe = sb.selectbox("Timeframe", tfs, index=_default(tfs, q.get("timeframe", "H1")), key="timeframe")
+    period = sb.selectbox("Period", list(PERIODS), index=_default(list(PERIODS), q.get("period", "30 days")), key="period")
     overlays = sb.multiselect("Overlays", list(OVERLAYS), default=["SMA 20", "Bollinger 20"], key="overlays")
     return symbol, timeframe, PERIODS[period], overlays
 
@@ -231,12 +232,19 @@ def show_health(stack):
         st.table(pd.DataFrame.from_dict(stats["steps"], orient="index").rename_axis("step").round(2))
 
 # %% ../nbs/51_app.ipynb #415c27be
-def draw_chart(options: dict, height: int = 640):
-    "ECharts through streamlit-echarts, its `streamlit` theme following the app's light or dark mode."
-    from streamlit_echarts import JsCode, st_echarts
-    tooltip = dict(options["tooltip"], formatter=JsCode(options["tooltip"]["formatter"]))
-    st_echarts({**options, "tooltip": tooltip}, height=f"{height}px", key="chart", theme="streamlit")
+CHART_DIR = Path(axia.__file__).resolve().parent / "static" / "chart"   # index.html, axia_chart.js, lightweight-charts
 
+@functools.cache
+def chart_component():
+    "The axia chart component (declared on first use)."
+    import streamlit.components.v1 as components
+    return components.declare_component("axia_chart", path=str(CHART_DIR))
+
+def draw_chart(spec: dict):
+    "Draw a `lightweight_spec` with the axia chart component; its theme follows the app's light or dark mode."
+    chart_component()(spec=json.dumps(spec, separators=(",", ":")), key="chart", default=None, height=spec["height"])
+
+# %% ../nbs/51_app.ipynb #11321cd1
 def show_chart(stack, symbol: str, timeframe: str, period_days: float, scope: str,
                overlays=("SMA 20", "Bollinger 20"), clock=utc_now, every: float | None = None):
     "Title, fallbacks, the chart, one line about the answer; the hint when nothing is stored, the reasons when every route failed."
@@ -254,7 +262,7 @@ def show_chart(stack, symbol: str, timeframe: str, period_days: float, scope: st
     st.markdown(f"**{chart_title(symbol, timeframe, meta, synthetic)}**")
     for s in failed_steps(meta): st.warning(fallback_text(s, meta.get("source", "?")))
     if df.empty: st.info(NO_DATA_HINT)
-    else: draw_chart(echarts_options(df, meta, symbol=symbol, timeframe=timeframe, now=now, overlays=overlays))
+    else: draw_chart(lightweight_spec(df, meta, symbol=symbol, timeframe=timeframe, now=now, overlays=overlays))
     st.caption(answer_caption(meta, every))
     with st.expander("Route and tier health"):
         st.caption(f"Route ({meta.get('use_case', 'chart')}): {route_text(meta)}")

@@ -1,4 +1,4 @@
-"""Candlesticks for traders: an ECharts canvas chart for the app (any number of bars, crosshair, overlays, no closed-market holes), plotly figures for notebooks, and a data source whose cache lives as long as the bar.
+"""Candlesticks for traders: a canvas chart for the app (TradingView's lightweight-charts: any number of bars, cross-hair, overlays, no closed-market holes), plotly figures for notebooks, and a data source whose cache lives as long as the bar.
 
 Docs: https://axia-dev.github.io/axia/charts.html.md"""
 
@@ -14,9 +14,9 @@ from .core import (Timeframe, as_utc, bar_grid, from_fx_clock, is_market_open, i
                        next_bar_open, to_fx_clock, utc_now, validate_symbol)
 
 # %% auto #0
-__all__ = ['OVERLAYS', 'UP', 'DOWN', 'GRID', 'FORMING', 'LINES', 'indicators', 'chart_axis', 'price_decimals', 'echarts_options',
-           'weekend_closures', 'weekend_breaks', 'rangebreaks', 'chart_title', 'candlestick_figure', 'fresh_until',
-           'chart_data_source']
+__all__ = ['OVERLAYS', 'UP', 'DOWN', 'GRID', 'FORMING', 'LINES', 'LABELS', 'RANGES', 'indicators', 'chart_axis', 'chart_title',
+           'price_decimals', 'lightweight_spec', 'weekend_closures', 'weekend_breaks', 'rangebreaks',
+           'candlestick_figure', 'fresh_until', 'chart_data_source']
 
 # %% ../nbs/50_charts.ipynb #35357908
 OVERLAYS = ("SMA 20", "EMA 50", "Bollinger 20", "ATR 14")
@@ -54,113 +54,71 @@ def _forming(df: pd.DataFrame, tf: Timeframe, now: pd.Timestamp) -> bool:
     "Whether the last bar of `df` is the one still forming at `now`."
     return len(df) > 0 and bool(is_market_open(now)) and as_utc(df.index[-1]) == latest_bar_open(now, tf)
 
-# %% ../nbs/50_charts.ipynb #45450d8e
+# %% ../nbs/50_charts.ipynb #388d3a4a
+def chart_title(symbol: str, timeframe, meta: dict | None = None, synthetic: bool = False) -> str:
+    "`USDJPY · H1 · from lake`, with ` · SYNTHETIC` when the bars are not market prices."
+    meta = meta or {}
+    title = f"{symbol} · {Timeframe.parse(timeframe).value} · from {meta.get('source') or 'unknown'}"
+    return title + (" · SYNTHETIC" if synthetic else "")
+
+def _note(text: str, y: float, color: str, size: int = 14) -> dict:
+    return dict(text=text, xref="paper", yref="paper", x=0.5, y=y, showarrow=False, font=dict(color=color, size=size))
+
+# %% ../nbs/50_charts.ipynb #e76b4a19
 UP, DOWN, GRID, FORMING = "#26a69a", "#ef5350", "#e5e5e5", "#f5a623"
-LINES = {"sma": ("SMA 20", "#2962ff"), "ema": ("EMA 50", "#ab47bc"),
-         "bb_upper": ("Bollinger 20", "#8d6e63"), "bb_mid": ("Bollinger 20", "#bcaaa4"),
-         "bb_lower": ("Bollinger 20", "#8d6e63")}
+LINES = {"sma": ("SMA 20", "#2962ff"), "ema": ("EMA 50", "#ab47bc"),   # column: (overlay, colour)
+         "bb_upper": ("Bollinger 20", "#8d6e63"), "bb_lower": ("Bollinger 20", "#8d6e63")}
+LABELS = {"bb_upper": "Bollinger upper", "bb_lower": "Bollinger lower"}
+RANGES = {"1D": 86_400, "1W": 7 * 86_400, "1M": 30 * 86_400, "All": 0}
 
 def price_decimals(symbol: str) -> int: "3 for yen crosses, else 5."; return 3 if "JPY" in symbol.upper() else 5
 
-def _axis_labels(axis: pd.DatetimeIndex, tf: Timeframe) -> list[str]:
-    return list(axis.tz_convert("UTC").strftime("%Y-%m-%d %H:%M" if tf.minutes < 1440 else "%Y-%m-%d"))
+def _epoch(index: pd.DatetimeIndex) -> np.ndarray: return as_utc(index).asi8 // 10**9
 
-def _column(values: np.ndarray, decimals: int) -> list:
-    "Numbers for ECharts, '-' where there is none."
-    out = np.round(values.astype(float), decimals).astype(object)
-    out[np.isnan(values.astype(float))] = "-"
-    return out.tolist()
+def _deltas(t: np.ndarray) -> list[int]:
+    "Epoch seconds as the first one and then differences (mostly one bar: a few bytes each)."
+    return np.diff(t, prepend=0).astype(np.int64).tolist()
 
-# %% ../nbs/50_charts.ipynb #d8ec4059
-_TOOLTIP = """function (ps) {
-  var out = [ps[0].axisValue + ' UTC'], d = %d;
-  var LABEL = {bb_upper: 'Bollinger upper', bb_mid: 'Bollinger mid', bb_lower: 'Bollinger lower'};
-  ps.forEach(function (p) {
-    var v = p.data;
-    if (v === '-' || v === undefined || v === null) return;
-    if (p.seriesName === 'candles' || p.seriesName === 'forming') {
-      if (v.length === 5) v = v.slice(1);
-      out.push((p.seriesName === 'forming' ? '<b>forming</b> ' : '') + 'O ' + v[0].toFixed(d) + '  H ' + v[3].toFixed(d)
-               + '  L ' + v[2].toFixed(d) + '  C ' + v[1].toFixed(d));
-    } else if (p.seriesName === 'volume') { out.push('Volume ' + v[1].toLocaleString()); }
-    else if (typeof v === 'number') { out.push(p.marker + (LABEL[p.seriesId] || p.seriesName) + ' ' + v.toFixed(p.seriesName === 'ATR 14' ? d + 1 : d)); }
-  });
-  return out.join('<br/>');
-}"""
+def _ints(values, decimals: int) -> list[int]:
+    "Prices as integers in units of 10^-decimals (JSON half the size, and exact)."
+    return np.rint(np.asarray(values, float) * 10**decimals).astype(np.int64).tolist()
 
-def _grids(atr: bool) -> tuple[list[dict], list[tuple[str, str]]]:
-    "Panel boxes (price, volume, ATR) and their heights."
-    if atr: tops = [("6%", "56%"), ("66%", "10%"), ("80%", "8%")]
-    else: tops = [("6%", "64%"), ("74%", "14%")]
-    return [dict(left=70, right=30, top=t, height=h) for t, h in tops], tops
+def _line(name: str, values: pd.Series, decimals: int, **style) -> dict:
+    "A line from its first value on: {name, start, values (integers, 10^-decimals)}."
+    v = values.to_numpy(float)
+    ok = np.flatnonzero(~np.isnan(v))
+    start = int(ok[0]) if len(ok) else len(v)
+    return dict(name=name, start=start, decimals=decimals, values=_ints(np.nan_to_num(v[start:]), decimals), **style)
 
-# %% ../nbs/50_charts.ipynb #391edd0c
-def echarts_options(
+# %% ../nbs/50_charts.ipynb #b03d4a9b
+def lightweight_spec(
     df: pd.DataFrame,            # bars in the axia schema
-    meta: dict | None = None,    # the provider's metadata (source, synthetic, …); for the note on synthetic bars
+    meta: dict | None = None,    # the provider's metadata (source, synthetic, …): the title and the synthetic note
     *,
     symbol: str,                 # what the bars are of
     timeframe: Timeframe | str,  # their length
     now: pd.Timestamp | None = None,  # when the chart is drawn (decides the forming bar); None: no bar forms
     overlays=("SMA 20", "Bollinger 20"),  # any of OVERLAYS
-    visible: int = 300,          # bars in the first view; the range selector shows the rest
-) -> dict:                       # `options` for `streamlit_echarts.st_echarts`
-    "Candles, volume, overlays and an ATR panel with a linked cross-hair and a range selector, closed-market time left out."
+    visible: int = 300,          # bars in the first view
+    height: int = 620,           # pixels
+) -> dict:                       # JSON-ready, for the axia chart component
+    "Candles, volume, overlays and ATR for the app's chart: columns, holes in the data, the forming bar, title and note."
     tf, meta, overlays = Timeframe.parse(timeframe), meta or {}, set(overlays)
     d = price_decimals(symbol)
-    axis = chart_axis(df.index, tf)
-    bars = df.reindex(axis)
-    o, h, l, c = (bars[k].to_numpy(float) for k in ("open", "high", "low", "close"))
-    candles = np.column_stack([o, c, l, h])
-    forming = now is not None and _forming(df, tf, as_utc(now))
-    last = len(axis) - 1
-    rows = _column(candles, d)
-    nan = np.isnan(o)
-    for i in np.flatnonzero(nan): rows[i] = "-"
-    series = [dict(type="candlestick", name="candles", data=rows, large=True, largeThreshold=1000,
-                   itemStyle=dict(color=UP, color0=DOWN, borderColor=UP, borderColor0=DOWN))]
-    if forming:
-        rows[last] = "-"
-        series.append(dict(type="candlestick", name="forming", data=[[last, *np.round(candles[last], d).tolist()]],
-                           encode=dict(x=0, y=[1, 2, 3, 4]), barMaxWidth=14,
-                           itemStyle=dict(color="transparent", color0="transparent", borderColor=FORMING,
-                                          borderColor0=FORMING, borderWidth=2, borderType="dashed")))
-    keep = np.flatnonzero(~nan)
-    vol = bars["tick_volume"].to_numpy(float)
-    series.append(dict(type="bar", name="volume", xAxisIndex=1, yAxisIndex=1, large=True,
-                       data=np.column_stack([keep, vol[keep], np.where(c[keep] >= o[keep], 1, -1)]).astype(int).tolist()))
-    ind = indicators(bars) if overlays else None
-    for col, (name, colour) in LINES.items():
-        if name in overlays:
-            series.append(dict(type="line", id=col, name=name, data=_column(ind[col].to_numpy(), d), showSymbol=False,
-                               lineStyle=dict(width=1, color=colour, type="dashed" if col.startswith("bb_") else "solid"),
-                               itemStyle=dict(color=colour), sampling="lttb", connectNulls=False, z=3))
-    atr = "ATR 14" in overlays
-    if atr: series.append(dict(type="line", name="ATR 14", data=_column(ind["atr"].to_numpy(), d + 1), xAxisIndex=2,
-                               yAxisIndex=2, showSymbol=False, lineStyle=dict(width=1, color="#ff7043"), sampling="lttb"))
-    grids, _ = _grids(atr)
-    n = len(grids)
-    labels = _axis_labels(axis, tf)
-    x_axes = [dict(type="category", data=labels, gridIndex=i, boundaryGap=True, axisLine=dict(onZero=False),
-                   splitLine=dict(show=False), axisLabel=dict(show=i == n - 1), axisTick=dict(show=i == n - 1),
-                   min="dataMin", max="dataMax") for i in range(n)]
-    y_axes = [dict(scale=True, gridIndex=0, splitArea=dict(show=False), axisLabel=dict(formatter=f"{{value}}")),
-              dict(scale=True, gridIndex=1, splitNumber=2, axisLabel=dict(show=False), splitLine=dict(show=False))]
-    if atr: y_axes.append(dict(scale=True, gridIndex=2, splitNumber=2, axisLabel=dict(show=False), splitLine=dict(show=False)))
-    start = max(0, len(axis) - visible)
-    zoom = dict(xAxisIndex=list(range(n)), startValue=start, endValue=max(last, 0))
-    visual = [dict(show=False, seriesIndex=1 + forming, dimension=2, pieces=[dict(value=1, color=UP), dict(value=-1, color=DOWN)])]
-    options = dict(
-        animation=False, legend=dict(top=0, left=70, data=[s["name"] for s in series if s["type"] == "line"]),
-        tooltip=dict(trigger="axis", axisPointer=dict(type="cross"), confine=True,
-                     formatter=_TOOLTIP % d),   # JavaScript: the app wraps it in streamlit_echarts.JsCode
-        axisPointer=dict(link=[dict(xAxisIndex="all")], label=dict(precision=d)),
-        grid=grids, xAxis=x_axes, yAxis=y_axes, visualMap=visual, series=series,
-        dataZoom=[dict(type="inside", **zoom), dict(type="slider", bottom=8, height=22, **zoom)])
-    if _synthetic(df, meta):
-        options["graphic"] = [dict(type="text", right=40, top=28, z=10, style=dict(
-            text="SYNTHETIC DATA — generated bars, not market prices", fill=DOWN, font="bold 14px sans-serif"))]
-    return options
+    df = df[~df.index.duplicated(keep="last")].sort_index()
+    gaps = chart_axis(df.index, tf).difference(df.index)
+    ind = indicators(df) if overlays else None
+    lines = [_line(LABELS.get(col, name), ind[col], d, color=colour, dashed=col.startswith("bb_"))
+             for col, (name, colour) in LINES.items() if name in overlays]
+    col = lambda k: _ints(df[k].to_numpy(float), d)
+    synthetic = _synthetic(df, meta)
+    return dict(key=f"{symbol}:{tf.value}", title=chart_title(symbol, tf, meta, synthetic), decimals=d,
+                daily=tf.minutes >= 1440, time=_deltas(_epoch(df.index)), open=col("open"), high=col("high"), low=col("low"),
+                close=col("close"), volume=df["tick_volume"].to_numpy().astype(np.int64).tolist(), gaps=_epoch(gaps).tolist(),
+                lines=lines, atr=_line("ATR 14", ind["atr"], d + 1) if "ATR 14" in overlays else None,
+                forming=bool(now is not None and _forming(df, tf, as_utc(now))), visible=visible, height=height,
+                ranges=[[k, v] for k, v in RANGES.items()], colors=dict(up=UP, down=DOWN, forming=FORMING),
+                note="SYNTHETIC DATA — generated bars, not market prices" if synthetic else "")
 
 # %% ../nbs/50_charts.ipynb #d5fed067
 def _synthetic(df, meta) -> bool: return bool(meta.get("synthetic")) or is_synthetic(df)
@@ -203,16 +161,6 @@ def rangebreaks(
     by_length: dict[int, list[str]] = {}
     for s, e in breaks: by_length.setdefault(int((e - s) / pd.Timedelta("1ms")), []).append(_plotly_time(s))
     return [dict(values=v, dvalue=ms) for ms, v in sorted(by_length.items())]
-
-# %% ../nbs/50_charts.ipynb #388d3a4a
-def chart_title(symbol: str, timeframe, meta: dict | None = None, synthetic: bool = False) -> str:
-    "`USDJPY · H1 · from lake`, with ` · SYNTHETIC` when the bars are not market prices."
-    meta = meta or {}
-    title = f"{symbol} · {Timeframe.parse(timeframe).value} · from {meta.get('source') or 'unknown'}"
-    return title + (" · SYNTHETIC" if synthetic else "")
-
-def _note(text: str, y: float, color: str, size: int = 14) -> dict:
-    return dict(text=text, xref="paper", yref="paper", x=0.5, y=y, showarrow=False, font=dict(color=color, size=size))
 
 # %% ../nbs/50_charts.ipynb #7105adf1
 def candlestick_figure(
