@@ -87,3 +87,26 @@ class AppServer:
     def __enter__(self): return self.start()
     def __exit__(self, *exc): self.stop()
 
+
+
+def clocked_page(data_dir: str, redis_url: str, now_iso: str):
+    """An app page (for `AppTest.from_function`) on a frozen clock: a stand-in provider serves the dummy source's
+    bars as of `now_iso`, and `main` gets the same clock. Runs `axia.app.main(stack, clock)`."""
+    from types import SimpleNamespace
+    import pandas as pd
+    from axia.app import main
+    from axia.config import Settings
+    from axia.sources.dummy import DummyOhlcvSource
+
+    now = pd.Timestamp(now_iso)
+    clock = lambda: now  # noqa: E731
+
+    class FrozenProvider:
+        dummy = DummyOhlcvSource(clock=clock)
+        def get_data(self, symbol, timeframe, period_days=1, use_case="trading"):
+            df = self.dummy.fetch(symbol, timeframe, now - pd.Timedelta(days=period_days), now)
+            return df, {"source": "dummy", "synthetic": True, "rows": len(df), "latency_ms": 1.0, "use_case": use_case,
+                        "steps": [{"step": "dummy", "outcome": "hit", "reason": "", "ms": 1.0}]}
+
+    settings = Settings(data_dir=data_dir, redis_url=redis_url, symbols=["USDJPY", "EURUSD"])
+    main(SimpleNamespace(settings=settings, provider=FrozenProvider()), clock=clock)
