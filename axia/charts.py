@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from .core import (Timeframe, as_utc, bar_grid, from_fx_clock, is_market_open, is_synthetic, latest_bar_open,
-                       next_bar_open, to_fx_clock, utc_now, validate_symbol)
+from .core import (Timeframe, as_utc, bar_end, bar_grid, forming_bar, is_synthetic, latest_bar_open, market_closures,
+                       next_bar_open, utc_now, validate_symbol)
 
 # %% auto #0
 __all__ = ['OVERLAYS', 'UP', 'DOWN', 'GRID', 'FORMING', 'LINES', 'LABELS', 'RANGES', 'indicators', 'chart_axis', 'chart_title',
-           'price_decimals', 'lightweight_spec', 'weekend_closures', 'weekend_breaks', 'rangebreaks',
-           'candlestick_figure', 'fresh_until', 'chart_data_source']
+           'price_decimals', 'lightweight_spec', 'weekend_breaks', 'rangebreaks', 'candlestick_figure', 'fresh_until',
+           'chart_data_source']
 
 # %% ../nbs/50_charts.ipynb #35357908
 OVERLAYS = ("SMA 20", "EMA 50", "Bollinger 20", "ATR 14")
@@ -48,11 +48,6 @@ def chart_axis(
     if len(index) == 0: return pd.DatetimeIndex([], tz="UTC", name="time")
     t = as_utc(pd.DatetimeIndex(index))
     return bar_grid(t[0], t[-1] + pd.Timedelta("1s"), tf).union(t).rename("time")
-
-# %% ../nbs/50_charts.ipynb #d63eba54
-def _forming(df: pd.DataFrame, tf: Timeframe, now: pd.Timestamp) -> bool:
-    "Whether the last bar of `df` is the one still forming at `now`."
-    return len(df) > 0 and bool(is_market_open(now)) and as_utc(df.index[-1]) == latest_bar_open(now, tf)
 
 # %% ../nbs/50_charts.ipynb #388d3a4a
 def chart_title(symbol: str, timeframe, meta: dict | None = None, synthetic: bool = False) -> str:
@@ -116,7 +111,7 @@ def lightweight_spec(
                 daily=tf.minutes >= 1440, time=_deltas(_epoch(df.index)), open=col("open"), high=col("high"), low=col("low"),
                 close=col("close"), volume=df["tick_volume"].to_numpy().astype(np.int64).tolist(), gaps=_epoch(gaps).tolist(),
                 lines=lines, atr=_line("ATR 14", ind["atr"], d + 1) if "ATR 14" in overlays else None,
-                forming=bool(now is not None and _forming(df, tf, as_utc(now))), visible=visible, height=height,
+                forming=bool(now is not None and forming_bar(df, tf, as_utc(now)) is not None), visible=visible, height=height,
                 ranges=[[k, v] for k, v in RANGES.items()], colors=dict(up=UP, down=DOWN, forming=FORMING),
                 note="SYNTHETIC DATA — generated bars, not market prices" if synthetic else "")
 
@@ -124,27 +119,17 @@ def lightweight_spec(
 def _synthetic(df, meta) -> bool: return bool(meta.get("synthetic")) or is_synthetic(df)
 
 # %% ../nbs/50_charts.ipynb #3a57ed41
-def weekend_closures(
-    start,  # UTC instant (or naive UTC)
-    end,    # UTC instant (or naive UTC)
-) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:  # (closes, reopenings) of every weekend overlapping [start, end]
-    "Every Friday 17:00 → Sunday 17:00 New York closure that overlaps [start, end], in UTC."
-    start, end = as_utc(start), as_utc(end)
-    fx_sat = pd.date_range(to_fx_clock(start).normalize() - pd.Timedelta(days=7), to_fx_clock(end), freq="W-SAT")
-    closes, opens = from_fx_clock(fx_sat), from_fx_clock(fx_sat + pd.Timedelta(days=2))  # FX-clock Saturday 00:00 = Friday 17:00 NY
-    keep = (opens > start) & (closes < end)
-    return closes[keep], opens[keep]
-
-# %% ../nbs/50_charts.ipynb #555470b9
 def weekend_breaks(
     index: pd.DatetimeIndex,      # bar open times, UTC, increasing
     timeframe: Timeframe | str,   # bar length, M1 … MN1
 ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:  # [start, end) ranges to hide, UTC
-    "The closed part of every market closure between the first and the last bar."
+    "The closed part of every market closure (weekends, holidays: axia.core's calendar) between the first and the last bar."
     tf = Timeframe.parse(timeframe)
     if len(index) < 2 or tf in (Timeframe.W1, Timeframe.MN1): return []
     t = as_utc(pd.DatetimeIndex(index))
-    closes, opens = weekend_closures(t[0], t[-1])
+    closures = market_closures(t[0], t[-1])
+    if not closures: return []
+    closes, opens = (pd.DatetimeIndex([c[i] for c in closures]) for i in (0, 1))
     keep = (opens > t[0]) & (opens <= t[-1])
     closes, opens = closes[keep], opens[keep]
     before = t[t.searchsorted(opens) - 1]               # last bar opening before each reopening
@@ -203,8 +188,10 @@ def fresh_until(
     timeframe: Timeframe | str,  # the chart's bars
     now: pd.Timestamp,           # the time of the request (from the app's clock)
 ) -> pd.Timestamp:               # when an answer given at `now` may be out of date
-    "The close of the bar forming at `now`: the next bar's open (while the market is closed, its reopening)."
-    return next_bar_open(as_utc(now), Timeframe.parse(timeframe))
+    "When the bar forming at `now` ends (its close, or the market's close if that comes first), else the next bar's open."
+    now, tf = as_utc(now), Timeframe.parse(timeframe)
+    end = bar_end(latest_bar_open(now, tf), tf)
+    return end if end > now else next_bar_open(now, tf)
 
 # %% ../nbs/50_charts.ipynb #63d98ca5
 @st.cache_data(ttl=pd.Timedelta(days=1), max_entries=256, show_spinner=False)

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 from axia.charts import (candlestick_figure, chart_axis, chart_data_source, fresh_until, indicators, lightweight_spec,
-                         rangebreaks, weekend_breaks, weekend_closures)
-from axia.core import InvalidSymbol, Timeframe, bar_open, empty_ohlcv, is_market_open, mark_synthetic
+                         rangebreaks, weekend_breaks)
+from axia.core import InvalidSymbol, Timeframe, bar_open, empty_ohlcv, is_market_open, market_closures, mark_synthetic
 from axia.sources.dummy import DummyOhlcvSource
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
@@ -56,8 +56,7 @@ def test_no_weekend_gap_remains_and_no_bar_is_hidden(tf):
 
 
 def test_daylight_saving_weekends_have_their_own_length():
-    closes, opens = weekend_closures("2024-10-20", "2024-11-15")
-    hours = list((opens - closes) / pd.Timedelta("1h"))
+    hours = [(b - a) / pd.Timedelta("1h") for a, b in market_closures("2024-10-20", "2024-11-15")]
     assert hours == [48, 48, 49, 48]                              # New York fell back on Sunday 3 November
     rb = rangebreaks(weekend_breaks(bars("H1", 30).index, "H1"))
     assert sorted(r["dvalue"] for r in rb) == [48 * 3_600_000, 49 * 3_600_000]
@@ -266,3 +265,13 @@ def test_a_new_bar_means_a_new_answer(request):
     assert len(p.calls) == 2 and meta["valid_until"] == "2024-11-13 12:02:00+00:00"
     d1 = [str(fresh_until("D1", t + pd.Timedelta(hours=h))) for h in range(0, 9)]   # 12:00 → 20:00 UTC: one D1 bar
     assert len(set(d1)) == 1
+
+
+def test_holidays_are_cut_too():
+    "Christmas is closed by axia.core's calendar: the plotly axis hides it and the app's axis has no slot in it."
+    xmas = pd.Timestamp("2024-12-27 12:00", tz="UTC")
+    df = DummyOhlcvSource(clock=lambda: xmas).fetch("USDJPY", "H1", xmas - pd.Timedelta(days=6), xmas)
+    hidden = hidden_intervals(candlestick_figure(df, symbol="USDJPY", timeframe="H1"))
+    day = pd.Timestamp("2024-12-25 12:00", tz="UTC")
+    assert any(a <= day < b for a, b in hidden)
+    assert not ((chart_axis(df.index, "H1") >= day - pd.Timedelta(hours=6)) & (chart_axis(df.index, "H1") <= day)).any()
