@@ -11,7 +11,7 @@ from collections import namedtuple
 from datetime import datetime
 import numpy as np
 import pandas as pd
-from .core import Timeframe, ServerClock, bar_grid, is_market_open, utc_now
+from .core import Timeframe, ServerClock, is_market_open, utc_now
 
 # %% auto #0
 __all__ = ['MT5_ERRORS', 'TerminalInfo', 'SymbolInfo', 'yf_logger', 'price_at', 'server_bar_opens', 'FakeMT5', 'fake_mt5_module',
@@ -35,6 +35,8 @@ def _ohlc(symbol, t0, t1):
     return o, np.maximum(o, c) * wick, np.minimum(o, c) / wick, c
 
 # %% ../nbs/90_testing.ipynb #f2b73879
+from fastcore.basics import patch
+
 _TF_CONST = {"M1": 1, "M5": 5, "M15": 15, "M30": 30, "H1": 16385, "H4": 16388, "D1": 16408, "W1": 32769, "MN1": 49153}
 _RATE_DTYPE = np.dtype([("time", "<i8"), ("open", "<f8"), ("high", "<f8"), ("low", "<f8"), ("close", "<f8"),
                         ("tick_volume", "<u8"), ("spread", "<i4"), ("real_volume", "<u8")])
@@ -62,36 +64,56 @@ def _utc_of(clock: ServerClock, naive):
 def _step(tf: Timeframe, n=1):
     return pd.DateOffset(months=n) if tf is Timeframe.MN1 else n * tf.duration
 
+def _floor(t: pd.DatetimeIndex, tf: Timeframe) -> pd.DatetimeIndex:
+    "Opens of the broker bars containing naive server times `t` (W1: Sunday 00:00, MN1: the 1st)."
+    if tf is Timeframe.MN1: return t.normalize() - pd.to_timedelta(t.day - 1, unit="D")
+    if tf is Timeframe.W1: return t.normalize() - pd.to_timedelta((t.day_of_week + 1) % 7, unit="D")
+    return t.floor(f"{tf.minutes}min")
+
 def server_bar_opens(clock: ServerClock, tf: Timeframe, lo, hi) -> pd.DatetimeIndex:
     "Naive server-time opens of broker bars with trading, lo <= open <= hi (server wall times)."
     lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
-    if tf is Timeframe.MN1: cand = pd.date_range(lo.normalize().replace(day=1), hi, freq="MS")
-    elif tf is Timeframe.W1: cand = pd.date_range(lo.normalize() - pd.Timedelta(days=(lo.day_of_week + 1) % 7), hi, freq="7D")
-    else: cand = pd.date_range(lo.floor(f"{tf.minutes}min"), hi, freq=f"{tf.minutes}min")
-    if not len(cand): return cand
-    if tf.minutes <= 1440:   # trading at some hour of the bar (or its last minute)
-        offsets = [pd.Timedelta(hours=k) for k in range(max(1, tf.minutes // 60))] + [tf.duration - pd.Timedelta("1min")]
-        keep = np.zeros(len(cand), dtype=bool)
-        for off in offsets: keep |= np.asarray(is_market_open(_utc_of(clock, cand + off)))
-    else:                    # W1, MN1: a few bars, any trading inside
-        keep = np.array([len(bar_grid(_utc_of(clock, a), _utc_of(clock, a + _step(tf)), "H1")) > 0 for a in cand])
-    return cand[np.asarray(keep) & (cand >= lo)]
+    if tf.minutes <= 60:     # trading at the bar's first or last minute
+        cand = pd.date_range(lo.floor(f"{tf.minutes}min"), hi, freq=f"{tf.minutes}min")
+        if not len(cand): return cand
+        keep = np.asarray(is_market_open(_utc_of(clock, cand))) | np.asarray(is_market_open(_utc_of(clock, cand + tf.duration - pd.Timedelta("1min"))))
+        return cand[keep & (cand >= lo)]
+    a, b = _floor(pd.DatetimeIndex([lo, hi]), tf)
+    h1 = server_bar_opens(clock, Timeframe.H1, a, b + _step(tf) - pd.Timedelta("1h"))
+    opens = _floor(h1, tf).unique()
+    return opens[(opens >= lo) & (opens <= hi)]              # a longer bar exists when one of its hours does
+
+# %% ../nbs/90_testing.ipynb #9c9a26e0
+def _core_epoch(d) -> float:
+    "Epoch seconds of a request date, as MetaTrader5's core computes them (`d.timestamp()`; int/float as is)."
+    if isinstance(d, datetime): return d.timestamp()          # naive: the client machine's local time
+    if isinstance(d, (int, float, np.integer, np.floating)): return float(d)
+    raise TypeError(f"Invalid date argument of type {type(d).__name__}")
+
+def _over_bridge(d):
+    "What reaches the server's core from mt5linux 1.0.11: `eval(repr(d.astimezone()))`, `datetime` being the module."
+    local = d.astimezone()                                     # AttributeError for int and float, as in mt5linux
+    if type(local) is not datetime: raise NameError(f"name '{type(local).__name__}' is not defined")
+    return local
 
 # %% ../nbs/90_testing.ipynb #5f38c2d4
 class FakeMT5:
     "A stand-in for the `MetaTrader5` module (or an mt5linux bridge): same functions, constants and failures."
+    TIMEFRAME_M1, TIMEFRAME_M5, TIMEFRAME_M15, TIMEFRAME_M30 = 1, 5, 15, 30      # MetaTrader5/__init__.py, 5.0.6231
+    TIMEFRAME_H1, TIMEFRAME_H4, TIMEFRAME_D1 = 1 | 0x4000, 4 | 0x4000, 24 | 0x4000
+    TIMEFRAME_W1, TIMEFRAME_MN1 = 1 | 0x8000, 1 | 0xC000
+
     def __init__(self,
                  now=None,                          # the terminal's 'now' (UTC); None: the real clock
-                 server_tz: str = "America/New_York+7",  # broker server clock
+                 server_tz: str = "America/New_York+7",  # broker server clock (a `ServerClock` spec)
                  symbols=None,                      # broker symbols offered: {name: visible}; default the 5 majors
                  maxbars: int = 100_000,            # "Max bars in chart": most bars one call returns
                  password: str | None = None,       # if set, initialize() with another password fails (-6)
-                 bridge: bool = False,              # behave like mt5linux: tz-aware datetimes raise TypeError
+                 bridge: bool = False,              # dates as the mt5linux 1.0.11 client passes them (ints fail)
                  call_delay: float = 0.0,           # seconds spent in each copy_rates_* call
                  call_log: str | None = None,       # file to append 'pid start end' per copy_rates_* call
                  tamper=None,                       # fn(symbol, timeframe_name, rates) -> rates, to corrupt answers
                 ):
-        for name, v in _TF_CONST.items(): setattr(self, f"TIMEFRAME_{name}", v)
         self._tf_by_const = {v: Timeframe(k) for k, v in _TF_CONST.items()}
         self.now, self.clock, self.maxbars, self.password = now, ServerClock(server_tz), maxbars, password
         self.symbols = dict(symbols) if symbols is not None else {s: True for s in ["USDJPY", "EURUSD", "EURJPY", "GBPUSD", "GBPJPY"]}
@@ -107,67 +129,92 @@ class FakeMT5:
     def disconnect(self): "Drop the terminal, as when it is closed or restarts."; self.connected = False
 
 # %% ../nbs/90_testing.ipynb #c4ae0e1e
-def _initialize(self, path=None, *, login=None, password=None, server=None, timeout=60_000, portable=False):
+@patch
+def initialize(self: FakeMT5, path=None, *, login=None, password=None, server=None, timeout=60_000, portable=False):
     self.init_calls.append(dict(path=path, login=login, password=password, server=server, timeout=timeout))
     if self.stay_down: return self._fail(-10003, False)
     if self.password is not None and password != self.password: return self._fail(-6, False)
     self.connected = True
     return self._ok(True)
 
-def _login(self, login, password=None, server=None, timeout=60_000):
+@patch
+def login(self: FakeMT5, login, password=None, server=None, timeout=60_000):
     if not self.connected: return self._fail(-10004, False)
     if self.password is not None and password != self.password: return self._fail(-6, False)
     return self._ok(True)
 
-def _shutdown(self): self.connected = False; return None
+@patch
+def shutdown(self: FakeMT5): self.connected = False; return None
 
-def _terminal_info(self):
+@patch
+def terminal_info(self: FakeMT5):
     if not self.connected: return self._fail(-10004)
     return self._ok(TerminalInfo(False, False, True, False, True, False, False, False, False, False, 4755, self.maxbars,
                                  1252, 30000, 0.0, 0.0, "Fake Broker Ltd", "MetaTrader 5", "English",
                                  r"C:\Program Files\MetaTrader 5", r"C:\Users\fx\AppData\MetaQuotes", r"C:\Users\fx\Common"))
 
-def _symbol_info(self, symbol):
+@patch
+def symbol_info(self: FakeMT5, symbol):
     if not self.connected: return self._fail(-10004)
     if symbol not in self.symbols: return self._fail(-1)
     vis = self.symbols[symbol]
     return self._ok(SymbolInfo(symbol, vis, vis, 3 if "JPY" in symbol else 5, 0.001 if "JPY" in symbol else 1e-5,
                                symbol, f"Forex\\{symbol}", symbol[:3], symbol[3:6]))
 
-def _symbol_select(self, symbol, enable=True):
+@patch
+def symbol_select(self: FakeMT5, symbol, enable=True):
     if not self.connected: return self._fail(-10004, False)
     if symbol not in self.symbols: return self._fail(-1, False)
     self.symbols[symbol] = bool(enable)
     return self._ok(True)
 
-for _f in [_initialize, _login, _shutdown, _terminal_info, _symbol_info, _symbol_select]:
-    setattr(FakeMT5, _f.__name__[1:], _f)
-
 # %% ../nbs/90_testing.ipynb #532bff11
-def _rates(self, symbol, tf: Timeframe, opens: pd.DatetimeIndex) -> np.ndarray:
-    "Structured array of broker bars opening at naive server times `opens` (all <= now)."
-    now = self._now()
-    utc = _utc_of(self.clock, opens)
-    close = _utc_of(self.clock, opens + _step(tf)) if len(opens) else utc
+def _h1_rates(symbol, clock: ServerClock, opens: pd.DatetimeIndex, now: pd.Timestamp):
+    "(t0, t1, o, h, l, c) of bars opening at naive server times `opens`, each one broker H1 long at most."
+    utc = _utc_of(clock, opens)
+    close = _utc_of(clock, opens + pd.Timedelta("1h")) if len(opens) else utc
     close = close.where(close <= now, now)
-    t0 = (utc - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s")
-    t1 = (close - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s")
-    o, h, l, c = _ohlc(symbol, np.asarray(t0), np.asarray(t1))
-    out = np.zeros(len(opens), dtype=_RATE_DTYPE)
+    t0 = np.asarray((utc - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s"))
+    t1 = np.asarray((close - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s"))
+    return (t0, t1, *_ohlc(symbol, t0, t1))
+
+@patch
+def _rates(self: FakeMT5, symbol, tf: Timeframe, opens: pd.DatetimeIndex) -> np.ndarray:
+    "Structured array of broker bars opening at naive server times `opens` (all <= now); H1+ aggregate H1."
+    now, out = self._now(), np.zeros(len(opens), dtype=_RATE_DTYPE)
+    if tf.minutes < 60:
+        utc = _utc_of(self.clock, opens)
+        close = _utc_of(self.clock, opens + tf.duration) if len(opens) else utc
+        close = close.where(close <= now, now)
+        t0 = np.asarray((utc - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s"))
+        t1 = np.asarray((close - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s"))
+        o, h, l, c = _ohlc(symbol, t0, t1)
+        vol, spread = np.maximum(1, (t1 - t0) // 6), 2 + (t0 // 60) % 7
+    elif len(opens):
+        hours = server_bar_opens(self.clock, Timeframe.H1, opens[0], (opens[-1] + _step(tf)) - pd.Timedelta("1h"))
+        hours = hours[np.asarray(_utc_of(self.clock, hours) <= now)]
+        if not len(hours): return np.zeros(0, dtype=_RATE_DTYPE)
+        t0, t1, ho, hh, hl, hc = _h1_rates(symbol, self.clock, hours, now)
+        grp = np.searchsorted(opens.to_numpy(), hours.to_numpy(), side="right") - 1   # bar of each hour
+        first, last = np.r_[0, np.flatnonzero(np.diff(grp)) + 1], np.r_[np.flatnonzero(np.diff(grp)), len(grp) - 1]
+        o, c = ho[first], hc[last]
+        h, l = np.maximum.reduceat(hh, first), np.minimum.reduceat(hl, first)
+        vol = np.add.reduceat(np.maximum(1, (t1 - t0) // 6), first)
+        spread = np.maximum.reduceat(2 + (t0 // 60) % 7, first)
+        opens = opens[np.unique(grp)]
+        out = np.zeros(len(opens), dtype=_RATE_DTYPE)
+    else: o = h = l = c = vol = spread = np.zeros(0)
     out["time"], out["open"], out["high"], out["low"], out["close"] = _server_epoch(opens), o, h, l, c
-    out["tick_volume"] = np.maximum(1, (np.asarray(t1) - np.asarray(t0)) // 6)
-    out["spread"] = 2 + (np.asarray(t0) // 60) % 7
+    out["tick_volume"], out["spread"] = vol, spread
     return self.tamper(symbol, tf.value, out) if self.tamper else out
 
-def _bound(self, d) -> pd.Timestamp:
-    "A request bound as a naive server wall time, read the way the terminal reads it."
-    if isinstance(d, (int, float, np.integer)): return pd.Timestamp(int(d), unit="s")
-    if getattr(d, "tzinfo", None) is not None:
-        if self.bridge: raise TypeError("mt5linux: can't pass a tz-aware datetime over the bridge")
-        return pd.Timestamp(d.timestamp(), unit="s")   # the package takes the UTC epoch as a server time
-    return pd.Timestamp(d)
+@patch
+def _bound(self: FakeMT5, d) -> pd.Timestamp:
+    "A request date as the terminal reads it: the core's epoch seconds, taken as a naive server wall time."
+    return pd.Timestamp(_core_epoch(_over_bridge(d) if self.bridge else d), unit="s")
 
-def _begin(self, name, symbol, timeframe, *args):
+@patch
+def _begin(self: FakeMT5, name, symbol, timeframe, *args):
     "Common checks of copy_rates_*; returns (Timeframe, server now) or None after setting last_error."
     self.calls.append((name, symbol, timeframe, *args))
     if not self.connected: return self._fail(-10004)
@@ -176,14 +223,14 @@ def _begin(self, name, symbol, timeframe, *args):
     if self.call_delay: time.sleep(self.call_delay)
     return self._tf_by_const[timeframe], self.clock.from_utc(self._now())
 
-def _logged(self, t_start):
+@patch
+def _logged(self: FakeMT5, t_start):
     if self.call_log:
         with open(self.call_log, "a") as f: f.write(f"{os.getpid()} {t_start:.6f} {time.time():.6f}\n")
 
-for _f in [_rates, _bound, _begin, _logged]: setattr(FakeMT5, _f.__name__, _f)
-
 # %% ../nbs/90_testing.ipynb #31bd3889
-def _copy_rates_range(self, symbol, timeframe, date_from, date_to):
+@patch
+def copy_rates_range(self: FakeMT5, symbol, timeframe, date_from, date_to):
     t = time.time()
     try:
         lo, hi = self._bound(date_from), self._bound(date_to)
@@ -194,7 +241,8 @@ def _copy_rates_range(self, symbol, timeframe, date_from, date_to):
         return self._ok(self._rates(symbol, tf, opens[-self.maxbars:]))
     finally: self._logged(t)
 
-def _copy_rates_from(self, symbol, timeframe, date_from, count):
+@patch
+def copy_rates_from(self: FakeMT5, symbol, timeframe, date_from, count):
     t = time.time()
     try:
         hi = self._bound(date_from)
@@ -204,7 +252,8 @@ def _copy_rates_from(self, symbol, timeframe, date_from, count):
         return self._ok(self._rates(symbol, tf, _newest(self.clock, tf, min(hi, snow), min(count, self.maxbars))))
     finally: self._logged(t)
 
-def _copy_rates_from_pos(self, symbol, timeframe, start_pos, count):
+@patch
+def copy_rates_from_pos(self: FakeMT5, symbol, timeframe, start_pos, count):
     t = time.time()
     try:
         if (got := self._begin("copy_rates_from_pos", symbol, timeframe, start_pos, count)) is None: return None
@@ -222,8 +271,6 @@ def _newest(clock, tf, hi, n) -> pd.DatetimeIndex:
         opens = server_bar_opens(clock, tf, hi - span, hi)
         if len(opens) >= n or span > pd.Timedelta(days=365 * 40): return opens[-n:]
         span *= 2
-
-for _f in [_copy_rates_range, _copy_rates_from, _copy_rates_from_pos]: setattr(FakeMT5, _f.__name__[1:], _f)
 
 def fake_mt5_module(**kwargs) -> FakeMT5:
     "A `FakeMT5` standing in for `import MetaTrader5 as mt5` (see `FakeMT5` for the arguments)."
