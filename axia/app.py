@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 import axia
 from .charts import OVERLAYS, chart_data_source, chart_title, fresh_until, lightweight_spec
-from .config import Settings
+from .config import Settings, load_settings
 from .core import AxiaError, Timeframe, is_market_open, utc_now
 
 # %% auto #0
@@ -128,10 +128,12 @@ def settings_key(settings: Settings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 @st.cache_resource(show_spinner="Starting axia's tiers…")
-def cached_stack(key: str, _settings: Settings):
-    "One stack per settings fingerprint, shared by every session of this server."
+def cached_stack(key: str, _settings: Settings, _clock=utc_now):
+    "One stack per settings fingerprint (and clock), shared by every session of this server, on the app's clock."
     from axia.bootstrap import build_stack
-    return build_stack(_settings)
+    return build_stack(_settings, clock=_clock)
+
+def _clock_key(clock) -> str: return str(getattr(clock, "instant", "")) or f"{getattr(clock, '__qualname__', 'clock')}:{id(clock)}"
 
 # %% ../nbs/51_app.ipynb #26ab22a4
 PERIODS = {"1 day": 1, "3 days": 3, "1 week": 7, "30 days": 30, "90 days": 90, "1 year": 365}
@@ -222,10 +224,12 @@ def show_health(stack):
     c[2].metric("Redis keys", str(redis.get("keys", "—")))
     ratio = stats.get("cache_hit_ratio")
     c[3].metric("Cache hit ratio", "—" if ratio is None else f"{100 * ratio:.0f} %")
-    lake = health.get("lake")
-    if isinstance(lake, dict): st.caption(f"Lake: {lake.get('status', '?')} — {lake.get('reason', '')}")
-    elif not lake: st.caption("Lake: nothing stored yet.")
-    else: st.table(pd.DataFrame(lake), hide_index=True)
+    lake = health.get("lake") or {}
+    cov = lake.get("coverage")
+    st.caption(f"Lake: {lake.get('status', '?')} · {lake.get('series', 0)} series · {lake.get('bars', 0):,} bars"
+               + (f" · {lake['corrupt_partitions']} corrupt partition(s)" if lake.get("corrupt_partitions") else "")
+               + (f" · {lake['error']}" if lake.get("error") else ""))
+    if isinstance(cov, pd.DataFrame) and len(cov): st.table(cov, hide_index=True)
     counters = ("requests", "answered", "failed", "cache_hits", "live_calls", "live_calls_saved", "stale_served")
     st.caption("Provider: " + " · ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in counters if k in stats))
     if stats.get("steps"):   # one row per step; counts stay integers, latencies in ms to 0.01
@@ -250,8 +254,9 @@ def show_chart(stack, symbol: str, timeframe: str, period_days: float, scope: st
     "Title, fallbacks, the chart, one line about the answer; the hint when nothing is stored, the reasons when every route failed."
     now = clock()
     try:
+        named = "dummy" if getattr(stack, "source_name", None) == "dummy" else None   # a demo stack asks for synthetic bars by name
         df, meta = chart_data_source(stack.provider, symbol, timeframe, period_days, scope,
-                                     str(fresh_until(timeframe, now)), clock)
+                                     str(fresh_until(timeframe, now)), clock, named)
     except AxiaError as e:
         st.info(NO_DATA_HINT)
         st.error(f"No step of the route could answer for {symbol} {timeframe}: {type(e).__name__}")
@@ -264,10 +269,9 @@ def show_chart(stack, symbol: str, timeframe: str, period_days: float, scope: st
     if df.empty: st.info(NO_DATA_HINT)
     else: draw_chart(lightweight_spec(df, meta, symbol=symbol, timeframe=timeframe, now=now, overlays=overlays))
     st.caption(answer_caption(meta, every))
-    with st.expander("Route and tier health"):
+    with st.expander("Route of this answer"):
         st.caption(f"Route ({meta.get('use_case', 'chart')}): {route_text(meta)}")
         if meta.get("steps"): st.table(pd.DataFrame(meta["steps"]).round({"ms": 2}), hide_index=True)
-        show_health(stack)
 
 # %% ../nbs/51_app.ipynb #4e0a291f
 def main(stack=None, clock=utc_now):
@@ -275,8 +279,8 @@ def main(stack=None, clock=utc_now):
     st.set_page_config(page_title="axia charts", layout="wide")
     if stack is None:
         try:
-            settings = Settings()
-            stack = cached_stack(settings_key(settings), settings)
+            settings = load_settings()
+            stack = cached_stack(f"{settings_key(settings)}:{_clock_key(clock)}", settings, clock)
         except (AxiaError, ValueError, OSError) as e:   # bad settings, a lake that cannot be opened
             st.error(f"axia could not start its tiers: {type(e).__name__}: {e}")
             st.stop()
@@ -287,3 +291,4 @@ def main(stack=None, clock=utc_now):
     scope = f"{settings_key(settings)}:{id(stack)}"
     every = refresh_every(timeframe, clock())
     st.fragment(show_chart, run_every=every)(stack, symbol, timeframe, period_days, scope, overlays, clock, every)
+    with st.expander("Tier health"): show_health(stack)   # the full report, on each page run (not on each refresh)

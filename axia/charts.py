@@ -203,8 +203,10 @@ def chart_data_source(
     scope: str = "",       # separates stacks that share one process (e.g. their data directory)
     valid_until: str = "", # part of the key: `fresh_until(timeframe, now)`; a new value asks again
     _clock=utc_now,        # stamps `fetched_at`
+    source: str | None = None,  # only this live source ("dummy": synthetic bars asked for by name); None: the route's
 ) -> tuple[pd.DataFrame, dict]:  # (bars, metadata) as the provider answered, plus `fetched_at` and `valid_until`
     "Bars for a chart through `_provider.get_data(..., use_case='chart')`, cached per key until `valid_until`."
     symbol, tf = validate_symbol(symbol), Timeframe.parse(timeframe)
-    df, meta = _provider.get_data(symbol, tf.value, period_days=period_days, use_case="chart")
+    named = {"source": source} if source else {}
+    df, meta = _provider.get_data(symbol, tf.value, period_days=period_days, use_case="chart", **named)
     return df, {**meta, "fetched_at": _clock().isoformat(timespec="seconds"), "valid_until": valid_until}

@@ -9,13 +9,13 @@ APP_SCRIPT = ROOT / "apps" / "axia_app.py"
 SYMBOLS, TIMEFRAMES = ["USDJPY", "EURUSD"], ["H1", "H4"]
 
 
-def fill_lake(data_dir: Path, days: int = 35, symbols=SYMBOLS, timeframes=TIMEFRAMES) -> dict[tuple[str, str], int]:
-    "Write `days` of dummy bars up to now into the lake of `data_dir`; returns bars written per (symbol, timeframe)."
+def fill_lake(data_dir: Path, days: int = 35, symbols=SYMBOLS, timeframes=TIMEFRAMES, end=None) -> dict[tuple[str, str], int]:
+    "Write `days` of dummy bars up to `end` (None: now) into the lake of `data_dir`; returns bars written per (symbol, timeframe)."
     from axia.bootstrap import build_lake
     from axia.config import Settings
     from axia.core import utc_now
     from axia.sources.dummy import DummyOhlcvSource
-    lake, dummy, now = build_lake(Settings(data_dir=data_dir)), DummyOhlcvSource(), utc_now()
+    lake, dummy, now = build_lake(Settings(data_dir=data_dir)), DummyOhlcvSource(), end if end is not None else utc_now()
     return {(s, tf): lake.write(s, tf, dummy.fetch(s, tf, now - pd.Timedelta(days=days), now))
             for s in symbols for tf in timeframes}
 

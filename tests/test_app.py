@@ -108,11 +108,17 @@ def test_empty_lake_tells_the_user_what_to_run(tmp_path, redis_url):
 
 
 def test_source_failure_shows_the_fallback_in_plain_words(tmp_path, redis_url):
+    "A lake that stops three days ago, a live source that fails: the next step answers, and the boxes say so in words."
+    import pandas as pd
+    from axia.core import utc_now
+    fill_lake(tmp_path, days=30, symbols=["USDJPY"], timeframes=["H1"], end=utc_now() - pd.Timedelta(days=3))
     at = AppTest.from_function(injected_page, args=(str(tmp_path), redis_url, ["broken", "dummy"]), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert figure(at)["title"] == "USDJPY · H1 · from dummy · SYNTHETIC"
     warnings = [w.value for w in at.warning]
     assert "broken failed (SourceUnavailable: terminal not running (test)), so these bars come from the synthetic dummy source." in warnings, warnings
+    assert any(w.startswith("The lake (with Redis for the last day) ") and w.endswith("so these bars come from the synthetic dummy source.")
+               for w in warnings), warnings
     assert not any("instead" in w for w in warnings)
     steps = table(at, "step")
     assert list(steps["step"])[-2:] == ["broken", "dummy"]
