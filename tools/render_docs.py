@@ -159,14 +159,14 @@ def render(src: Path, out: Path, execute: bool = False, nbdev: bool = True) -> d
                 errors.append(f"nbdev processing: {type(e).__name__}: {e}")
         processed = json.loads(work.read_text())
         meta = front_matter(processed)
-        title = str(meta.get("title") or title)
+        title = str(meta.get("title") or title).replace("`", "")
         plain, figures = for_nbconvert(processed)
         exporter = HTMLExporter(template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True)
         exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove_input"}, enabled=True), enabled=True)
         body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(plain), as_version=4),
                                               resources={"metadata": {"name": title}})
     page = src.relative_to(NBS).with_suffix(".html") if src.is_relative_to(NBS) else Path(src.stem + ".html")
-    return {"name": src.stem, "title": title, "lead": str(meta.get("description") or ""), "html": str(page),
+    return {"name": src.stem, "title": title, "lead": str(meta.get("description") or ""), "html": str(page), "heading": bool(meta),
             "body": body, "text": plain_text(plain), "figures": figures, "errors": errors}
 
 
@@ -252,7 +252,8 @@ def site_page(page: dict, pages: list[dict], doc_url: str = "") -> str:
             + ('<script src="plotly.min.js"></script>' if page["figures"] else "")
             + '<script src="search_index.js"></script>')
     body = body.replace("</head>", head + "</head>", 1)
-    lead = f'<p class="lead">{html.escape(page["lead"])}</p>' if page["lead"] else ""
+    lead = (f'<h1 class="title">{html.escape(page["title"])}</h1>' if page.get("heading") else "") + \
+           (f'<p class="lead">{html.escape(page["lead"])}</p>' if page["lead"] else "")
     body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav_html(pages, page["html"]) + '<main id="axia-main">' + lead,
                   body, count=1)
     return body.replace("</body>", '</main><script src="axia-docs.js"></script></body>', 1)
