@@ -6,7 +6,7 @@ Docs: https://axia-dev.github.io/axia/testing.html.md"""
 
 # %% ../nbs/90_testing.ipynb #7353df68
 from __future__ import annotations
-import logging, math, os, time, zlib
+import logging, os, time, zlib
 from collections import namedtuple
 from datetime import datetime
 import numpy as np
@@ -15,7 +15,7 @@ from .core import Timeframe, ServerClock, is_market_open, utc_now
 
 # %% auto #0
 __all__ = ['MT5_ERRORS', 'TerminalInfo', 'SymbolInfo', 'yf_logger', 'price_at', 'server_bar_opens', 'FakeMT5', 'fake_mt5_module',
-           'YFRateLimitError', 'FakeYahoo', 'fake_yf_download']
+           'YFRateLimitError', 'FakeYahoo', 'fake_yf_download', 'package_file', 'real_eurusd_h1']
 
 # %% ../nbs/90_testing.ipynb #fc0f28ac
 def _seed(symbol: str) -> float: return (zlib.crc32(symbol.encode()) % 1000) / 1000
@@ -277,19 +277,23 @@ def fake_mt5_module(**kwargs) -> FakeMT5:
     return FakeMT5(**kwargs)
 
 # %% ../nbs/90_testing.ipynb #22cf84a0
+import functools
+from fastcore.basics import patch
+
 _YF_LIMIT_DAYS = {"1m": 30, "5m": 60, "15m": 60, "30m": 60, "1h": 730}
 _YF_STEP = {"1m": "1min", "5m": "5min", "15m": "15min", "30m": "30min", "1h": "1h"}
+_CURL_OFFLINE = {  # what curl_cffi raises, by failure: (exception name, message)
+    "dns": ("DNSError", "Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com. "
+                        "See https://curl.se/libcurl/c/libcurl-errors.html first for more details."),
+    "refused": ("ConnectionError", "Failed to perform, curl: (7) Failed to connect to query2.finance.yahoo.com port 443 "
+                                   "after 0 ms: Could not connect to server. See https://curl.se/libcurl/c/libcurl-errors.html "
+                                   "first for more details."),
+}
 yf_logger = logging.getLogger("yfinance")
 
 class YFRateLimitError(Exception):
     "Stand-in with the name and message of `yfinance.exceptions.YFRateLimitError` (used when yfinance is absent)."
     def __init__(self): super().__init__("Too Many Requests. Rate limited. Try after a while.")
-
-def _tz_missing_error(ticker):
-    try:
-        from yfinance.exceptions import YFTzMissingError
-        return YFTzMissingError(ticker)
-    except ImportError: return ValueError(f"${ticker}: possibly delisted; no timezone found")
 
 def _rate_limit_error():
     try:
@@ -297,20 +301,24 @@ def _rate_limit_error():
         return real()
     except ImportError: return YFRateLimitError()
 
+class _YahooSaid(Exception):
+    "A per-ticker failure that yfinance logs (as `$TICKER: message`) instead of raising."
+
 # %% ../nbs/90_testing.ipynb #2d4d98f9
 class FakeYahoo:
-    "A stand-in for `yfinance.download` (1.x shapes and failure modes)."
+    "A stand-in for `yfinance.download` (1.7 shapes and failure modes)."
     def __init__(self,
                  now=None,                       # Yahoo's 'now' (UTC); None: the real clock
                  tickers=("USDJPY=X", "EURUSD=X", "EURJPY=X", "GBPUSD=X", "GBPJPY=X"),  # tickers Yahoo knows
                  exchange_tz: str = "Europe/London",  # exchangeTimezoneName of FX tickers
-                 offline: bool = False,          # every call fails like a network error
+                 offline: bool | str = False,    # every call fails to connect: True or "dns" (host unknown), "refused"
                  rate_limited: int = 0,          # how many next calls are rate limited
                  rate_limit: str = "log",        # "log": logged + empty (download); "raise": raised (Ticker.history)
                  tamper=None,                    # fn(ticker, interval, frame) -> frame, to corrupt answers
                 ):
         self.now, self.known, self.tz, self.offline = now, {t.upper() for t in tickers}, exchange_tz, offline
         self.rate_limited, self.rate_limit, self.tamper, self.calls = rate_limited, rate_limit, tamper, []
+        self.zones = set()    # tickers whose exchange zone yfinance has cached (after their first answer)
 
     def _now(self): return pd.Timestamp(self.now) if self.now is not None else utc_now()
 
@@ -319,24 +327,15 @@ class FakeYahoo:
         return t.tz_localize(self.tz).tz_convert("UTC") if t.tz is None else t.tz_convert("UTC")
 
 # %% ../nbs/90_testing.ipynb #cb7cd786
-def _history(self, ticker, start, end, interval) -> pd.DataFrame:
-    "What `Ticker(ticker).history(..., auto_adjust=False, actions=False)` returns; raises on failure."
+@patch
+def _bars(self: FakeYahoo, ticker: str, start: pd.Timestamp, end: pd.Timestamp, interval: str) -> pd.DataFrame:
+    "Yahoo's bars of `interval` in [start, end) UTC as of now: (Open … Volume) on a naive UTC index (the chart payload)."
     now = self._now()
-    if self.offline: raise ConnectionError("Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com")
-    if self.rate_limited > 0: self.rate_limited -= 1; raise _rate_limit_error()
-    if ticker not in self.known: raise _tz_missing_error(ticker)
-    start, end = self._utc(start), min(self._utc(end), now + pd.Timedelta("1min"))
-    if interval in _YF_LIMIT_DAYS:
-        lim = _YF_LIMIT_DAYS[interval]
-        if start < now - pd.Timedelta(days=lim):
-            raise ValueError(f"${ticker}: {interval} data not available for startTime={int(start.timestamp())} and "
-                             f"endTime={int(end.timestamp())}. The requested range must be within the last {lim} days.")
-        if interval == "1m" and end - start > pd.Timedelta(days=8):
-            raise ValueError(f"${ticker}: Only 8 days worth of 1m granularity data are allowed to be fetched per request.")
+    end = min(end, now + pd.Timedelta("1min"))
+    if interval in _YF_STEP:
         opens = pd.date_range(start.ceil(_YF_STEP[interval]), end, freq=_YF_STEP[interval], inclusive="left")
         opens = opens[is_market_open(opens) & (opens <= now)] if len(opens) else opens
         closes = (opens + pd.Timedelta(_YF_STEP[interval])).where(opens + pd.Timedelta(_YF_STEP[interval]) <= now, now)
-        idx_name, index = "Datetime", opens.tz_convert(self.tz)
     else:   # London calendar days, weeks from Monday, months
         s_l, e_l = (t.tz_convert(self.tz).tz_localize(None) for t in (start, end))
         if interval == "1d": labels = pd.date_range(s_l.normalize(), e_l, freq="D"); labels = labels[labels.day_of_week < 5]
@@ -346,46 +345,91 @@ def _history(self, ticker, start, end, interval) -> pd.DataFrame:
         loc = labels.tz_localize(self.tz, ambiguous=True, nonexistent="shift_forward")
         ends = (labels + step).tz_localize(self.tz, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
         keep = (ends > start) & (loc.tz_convert("UTC") < end) & (loc.tz_convert("UTC") <= now)
-        loc, closes = loc[keep], ends[keep]
-        opens = loc.tz_convert("UTC")
+        opens, closes = loc[keep].tz_convert("UTC"), ends[keep]
         closes = closes.where(closes <= now, now)
-        idx_name, index = "Date", loc
-    t0 = np.asarray((opens - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"))
-    t1 = np.asarray((closes - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"))
+    t0 = np.asarray((opens - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"), dtype="int64")
+    t1 = np.asarray((closes - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"), dtype="int64")
     o, h, l, c = _ohlc(ticker, t0, t1)
-    df = pd.DataFrame({"Open": o, "High": h, "Low": l, "Close": c, "Adj Close": c, "Volume": np.zeros(len(t0), "int64")},
-                      index=pd.DatetimeIndex(index, name=idx_name))
-    return self.tamper(ticker, interval, df) if self.tamper else df
-
-FakeYahoo._history = _history
+    return pd.DataFrame({"Open": o, "High": h, "Low": l, "Close": c, "Adj Close": c, "Volume": np.zeros(len(t0), "int64")},
+                        index=pd.to_datetime(t0, unit="s"))
 
 # %% ../nbs/90_testing.ipynb #62c84a47
-def _download(self, tickers, start=None, end=None, actions=False, threads=True, ignore_tz=None, group_by="column",
-              auto_adjust=True, back_adjust=False, repair=False, keepna=False, progress=True, period=None,
-              interval="1d", prepost=False, rounding=False, timeout=10, session=None, multi_level_index=True):
+@patch
+def _history(self: FakeYahoo, ticker, start, end, interval) -> pd.DataFrame:
+    "What `Ticker(ticker).history(..., auto_adjust=False, actions=False)` returns; raises on failure."
+    now, (s, e) = self._now(), (self._utc(start), self._utc(end))
+    if self.offline:
+        kind = "dns" if self.offline is True else self.offline
+        name, message = _CURL_OFFLINE[kind]
+        if ticker in self.zones:     # zone cached: the chart request fails silently
+            raise _YahooSaid(f"${ticker}: possibly delisted; no price data found  ({interval} {start} -> {end})")
+        yf_logger.error(f"Failed to get ticker '{ticker}' reason: {message}")
+        raise _YahooSaid(f"${ticker}: possibly delisted; no timezone found")
+    if self.rate_limited > 0: self.rate_limited -= 1; raise _rate_limit_error()
+    if ticker not in self.known: raise _YahooSaid(f"${ticker}: possibly delisted; no timezone found")
+    self.zones.add(ticker)
+    if interval in _YF_LIMIT_DAYS:
+        lim = _YF_LIMIT_DAYS[interval]
+        if s < now - pd.Timedelta(days=lim):
+            raise _YahooSaid(f"${ticker}: {interval} data not available for startTime={int(s.timestamp())} and "
+                             f"endTime={int(e.timestamp())}. The requested range must be within the last {lim} days.")
+        if interval == "1m" and e - s > pd.Timedelta(days=8):
+            raise _YahooSaid(f"${ticker}: 1m data not available for startTime={int(s.timestamp())} and endTime="
+                             f"{int(e.timestamp())}. Only 8 days worth of 1m granularity data are allowed to be fetched per request.")
+    if interval == "30m":    # yfinance asks for 15m and resamples (Yahoo's 30m bars are wrong)
+        q = self._bars(ticker, s, e, "15m").resample("30min")
+        df = pd.DataFrame({"Open": q["Open"].first(), "High": q["High"].max(), "Low": q["Low"].min(),
+                           "Close": q["Close"].last(), "Adj Close": q["Adj Close"].last(), "Volume": q["Volume"].sum()})
+    else: df = self._bars(ticker, s, e, interval)
+    if interval in _YF_STEP: df.index = df.index.tz_localize("UTC").tz_convert(self.tz)
+    else: df.index = pd.to_datetime(df.index.tz_localize("UTC").tz_convert(self.tz).date).tz_localize(
+        self.tz, ambiguous=True, nonexistent="shift_forward")
+    df = df.drop(df.index[df[["Open", "High", "Low", "Close", "Adj Close"]].isna().all(axis=1)])   # keepna=False
+    df["Volume"] = df["Volume"].fillna(0).astype("int64")
+    df.index.name = "Datetime" if interval in _YF_STEP else "Date"
+    return self.tamper(ticker, interval, df) if self.tamper else df
+
+# %% ../nbs/90_testing.ipynb #ecb95baa
+@patch
+def __call__(self: FakeYahoo, tickers, start=None, end=None, actions=False, threads=True, ignore_tz=None, group_by="column",
+             auto_adjust=True, back_adjust=False, repair=False, keepna=False, progress=True, period=None,
+             interval="1d", prepost=False, rounding=False, timeout=10, session=None, multi_level_index=True):
+    "`yfinance.download`: one frame for `tickers`; failures logged, never raised (except rate limits with `rate_limit='raise'`)."
     tickers = tickers if isinstance(tickers, (list, tuple, set)) else tickers.replace(",", " ").split()
     tickers = sorted({t.upper() for t in tickers})
     self.calls.append(dict(tickers=tickers, start=start, end=end, interval=interval, auto_adjust=auto_adjust,
-                           multi_level_index=multi_level_index, threads=threads, progress=progress))
+                           multi_level_index=multi_level_index, threads=threads, progress=progress, session=session))
     ignore_tz = interval[-1] not in ("m", "h") if ignore_tz is None else ignore_tz
     dfs, errors = {}, {}
     for t in tickers:
         try: dfs[t] = self._history(t, start, end, interval)
+        except _YahooSaid as e:
+            yf_logger.error(str(e))
+            dfs[t], errors[t] = _empty_yf(), str(e).split(": ", 1)[1]
         except Exception as e:
             if self.rate_limit == "raise" and type(e).__name__ == "YFRateLimitError": raise
             dfs[t], errors[t] = _empty_yf(), repr(e)
     if errors:
         yf_logger.error("\n%.f Failed download%s:" % (len(errors), "s" if len(errors) > 1 else ""))
-        for t, err in errors.items(): yf_logger.error(f"['{t}']: " + err.replace(f"${t}: ", ""))
-    for t, df in dfs.items():
+        grouped = {}
+        for t, err in errors.items(): grouped.setdefault(err, []).append(t)
+        for err, syms in grouped.items(): yf_logger.error(f"{syms}: " + err)
+    for df in dfs.values():
         if ignore_tz and len(df): df.index = df.index.tz_localize(None)
-    data = pd.concat(dfs.values(), axis=1, sort=True, keys=dfs.keys(), names=["Ticker", "Price"])
+    full = [df.index for df in dfs.values() if len(df)]
+    idx = functools.reduce(lambda a, b: a.union(b), full) if full else pd.DatetimeIndex([])
+    data = pd.concat([df.reindex(idx) for df in dfs.values()], axis=1, sort=True, keys=dfs.keys(), names=["Ticker", "Price"])
     if group_by == "column":
         data.columns = data.columns.swaplevel(0, 1)
         data = data.sort_index(level=0, axis=1)
     if not multi_level_index and len(tickers) == 1:
         data = data.droplevel(0 if group_by == "ticker" else 1, axis=1).rename_axis(None, axis=1)
     return data
+
+@patch
+def download(self: FakeYahoo, tickers, **kwargs) -> pd.DataFrame:
+    "The same as calling the stand-in: `yfinance.download(tickers, **kwargs)`."
+    return self(tickers, **kwargs)
 
 def _empty_yf():
     "yfinance.utils.empty_df(): the frame a failed ticker contributes."
@@ -394,8 +438,25 @@ def _empty_yf():
     e.index.name = "Date"
     return e
 
-FakeYahoo.__call__ = FakeYahoo.download = _download
-
 def fake_yf_download(**kwargs) -> FakeYahoo:
     "A callable standing in for `yfinance.download` (see `FakeYahoo` for the arguments)."
     return FakeYahoo(**kwargs)
+
+# %% ../nbs/90_testing.ipynb #e6edd116
+def package_file(dist: str, relpath: str):
+    "Path of a data file inside an installed distribution (its package is not imported)."
+    from importlib.metadata import PackageNotFoundError, distribution
+    from pathlib import Path
+    from axia.core import ConfigError
+    try: path = Path(distribution(dist).locate_file(relpath))
+    except PackageNotFoundError:
+        raise ConfigError(f"{dist} is not installed: `pip install -e '.[dev]'` (make setup) brings it") from None
+    if not path.is_file(): raise ConfigError(f"{relpath} not found in {dist}; was the package's layout changed?")
+    return path
+
+def real_eurusd_h1(kind: str = "backtesting"):
+    "Path of real EURUSD H1 bars: 'backtesting' (generic CSV, UTC) or 'dukascopy' (gym-anytrading's Dukascopy CSV)."
+    if kind == "backtesting": return package_file("backtesting", "backtesting/test/EURUSD.csv")
+    if kind == "dukascopy": return package_file("gym-anytrading", "gym_anytrading/datasets/data/FOREX_EURUSD_1H_ASK.csv")
+    from axia.core import ConfigError
+    raise ConfigError(f"{kind!r} — real EURUSD H1 bars are 'backtesting' or 'dukascopy'")
