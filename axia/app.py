@@ -1,4 +1,4 @@
-"""A Streamlit app over the provider: pick a symbol, a timeframe and a period; see the candles, where they came from, and how the tiers are doing.
+"""A Streamlit app over the provider: pick a symbol, a timeframe and a period; see live candles with overlays, where they came from, and (in an expander) how the tiers are doing.
 
 Docs: https://axia-dev.github.io/axia/app.html.md"""
 
@@ -6,18 +6,20 @@ Docs: https://axia-dev.github.io/axia/app.html.md"""
 
 # %% ../nbs/51_app.ipynb #4b30d582
 from __future__ import annotations
-import hashlib, os, signal, subprocess, sys, tempfile
+import functools, hashlib, ipaddress, json, os, signal, socket, subprocess, sys, tempfile, threading
 from pathlib import Path
 import pandas as pd
 import streamlit as st
 import axia
-from .charts import candlestick_figure, chart_data_source
-from .config import Settings
-from .core import AxiaError, Timeframe
+from .charts import OVERLAYS, chart_data_source, chart_title, fresh_until, lightweight_spec
+from .config import Settings, load_settings
+from .core import AxiaError, Timeframe, is_market_open, utc_now
 
 # %% auto #0
-__all__ = ['LAUNCHER', 'PRELOAD', 'PERIODS', 'NO_DATA_HINT', 'FAILED', 'app_script', 'streamlit_command', 'run_app',
-           'settings_key', 'cached_stack', 'selectors', 'failed_steps', 'route_text', 'show_metadata', 'show_health',
+__all__ = ['LAUNCHER', 'PRELOAD', 'DEFAULT_HOST', 'DEFAULT_PORT', 'NO_AUTH_WARNING', 'PERIODS', 'NO_DATA_HINT', 'FAILED',
+           'PLACES', 'WHAT', 'CHART_DIR', 'app_script', 'streamlit_command', 'PortInUse', 'is_loopback', 'check_port',
+           'app_url', 'run_app', 'settings_key', 'cached_stack', 'selectors', 'refresh_every', 'failed_steps',
+           'route_text', 'fallback_text', 'answer_caption', 'show_health', 'chart_component', 'draw_chart',
            'show_chart', 'main']
 
 # %% ../nbs/51_app.ipynb #e0a3c29c
@@ -33,32 +35,91 @@ def app_script() -> Path:
 
 PRELOAD = ("import sys, axia.app, axia.bootstrap; from streamlit.web.cli import main; "
            "sys.argv[0] = 'streamlit'; sys.exit(main())")
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8501
 
 def streamlit_command(
     script: Path | str,       # the Streamlit script
-    port: int | None = None,  # None: Streamlit's default, 8501
+    port: int | None = None,  # None: 8501
+    host: str = DEFAULT_HOST, # the address to listen on; 127.0.0.1 keeps the app on this machine
 ) -> list[str]:
-    "`streamlit run` headless, without usage statistics or the developer toolbar, with axia imported up front."
-    cmd = [sys.executable, "-c", PRELOAD, "run", str(script), "--client.toolbarMode", "minimal",
-           "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    return cmd + (["--server.port", str(port)] if port else [])
+    "`streamlit run` headless on `host:port`, without usage statistics or the developer toolbar, axia imported up front."
+    return [sys.executable, "-c", PRELOAD, "run", str(script), "--client.toolbarMode", "minimal",
+            "--server.headless", "true", "--server.address", host, "--server.port", str(port or DEFAULT_PORT),
+            "--browser.gatherUsageStats", "false"]
 
 # %% ../nbs/51_app.ipynb #88ecb347
+class PortInUse(AxiaError): "The chart app's port is taken."
+
+NO_AUTH_WARNING = ("warning: the chart app has no authentication; anyone who can reach {host}:{port} sees your data. "
+                   "Keep the default (127.0.0.1) and use an SSH tunnel (ssh -L {port}:127.0.0.1:{port} this-host), "
+                   "or put it behind a reverse proxy that authenticates (nginx auth_basic, oauth2-proxy) "
+                   "listening on the network while the app stays on 127.0.0.1.")
+
+def is_loopback(host: str) -> bool:
+    "Whether `host` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."
+    if host == "localhost": return True
+    try: return ipaddress.ip_address(host).is_loopback
+    except ValueError: return False
+
+def check_port(host: str, port: int):
+    "Raise PortInUse unless `host:port` can be bound now (the way Streamlit's server binds it)."
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try: s.bind((host, port))
+        except OSError as e:
+            raise PortInUse(f"port {port} on {host} is in use ({e.strerror or e}) — stop what runs there, "
+                            f"or pick another port: axia chart --port {port + 1}") from None
+
+def app_url(host: str, port: int) -> str:
+    "The address to open: localhost for a wildcard or loopback host."
+    shown = "localhost" if host in ("0.0.0.0", "::", "") or is_loopback(host) else host
+    return f"http://{shown}:{port}"
+
+# %% ../nbs/51_app.ipynb #bc662d7b
+def _forwarding(proc: subprocess.Popen, signals=(signal.SIGTERM, signal.SIGHUP)) -> dict:
+    "Pass `signals` received by this process on to `proc`; returns the previous handlers (main thread only)."
+    if threading.current_thread() is not threading.main_thread(): return {}
+    def forward(signum, frame):
+        if proc.poll() is None: proc.send_signal(signum)
+    return {s: signal.signal(s, forward) for s in signals}
+
+def _wait(proc: subprocess.Popen, timeout: float = 15) -> int:
+    try: return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        return proc.wait()
+
+# %% ../nbs/51_app.ipynb #a7d75dba
 def run_app(
-    port: int | None = None,                 # HTTP port; None: 8501
+    port: int | None = None,                    # HTTP port; None: 8501
     data_dir: str | os.PathLike | None = None,  # overrides AXIA_DATA_DIR for the app
-) -> int:                                    # Streamlit's exit code
-    "Serve the chart app until interrupted (Ctrl-C)."
+    host: str = DEFAULT_HOST,                   # listen address; anything but loopback prints a no-authentication warning
+    out=None,                                   # where the URL and warnings go; None: stdout
+) -> int:                                       # Streamlit's exit code
+    "Serve the chart app until interrupted (Ctrl-C, SIGTERM, SIGHUP), after checking the port; prints the URL."
+    out, port = out or sys.stdout, port or DEFAULT_PORT
+    check_port(host, port)
+    if not is_loopback(host): print(NO_AUTH_WARNING.format(host=host, port=port), file=out, flush=True)
     env = dict(os.environ)
     if data_dir is not None: env["AXIA_DATA_DIR"] = str(data_dir)
-    proc = subprocess.Popen(streamlit_command(app_script(), port), env=env)
-    try: return proc.wait()
-    except KeyboardInterrupt:   # a terminal's Ctrl-C reaches both processes, `kill -INT <pid>` only this one
-        if proc.poll() is None: proc.send_signal(signal.SIGINT)
-        try: return proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            return proc.wait()
+    proc = subprocess.Popen(streamlit_command(app_script(), port, host), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    previous = _forwarding(proc)
+    print(f"axia chart: {app_url(host, port)}  (Ctrl-C to stop)", file=out, flush=True)
+    try:
+        threading.Thread(target=_relay_errors, args=(proc, out), daemon=True).start()
+        try: return proc.wait()
+        except KeyboardInterrupt:   # a terminal's Ctrl-C reaches both processes, `kill -INT <pid>` only this one
+            if proc.poll() is None: proc.send_signal(signal.SIGINT)
+            return _wait(proc)
+    finally:
+        if proc.poll() is None: _wait(proc, 0)
+        for s, h in previous.items(): signal.signal(s, h)
+
+def _relay_errors(proc: subprocess.Popen, out):
+    "Streamlit's own stderr (tracebacks of a failing start), passed through."
+    for line in proc.stderr: print(line, end="", file=out, flush=True)
 
 # %% ../nbs/51_app.ipynb #c9191e19
 def settings_key(settings: Settings) -> str:
@@ -67,31 +128,49 @@ def settings_key(settings: Settings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 @st.cache_resource(show_spinner="Starting axia's tiers…")
-def cached_stack(key: str, _settings: Settings):
-    "One stack per settings fingerprint, shared by every session of this server."
+def cached_stack(key: str, _settings: Settings, _clock=utc_now):
+    "One stack per settings fingerprint (and clock), shared by every session of this server, on the app's clock."
     from axia.bootstrap import build_stack
-    return build_stack(_settings)
+    return build_stack(_settings, clock=_clock)
+
+def _clock_key(clock) -> str: return str(getattr(clock, "instant", "")) or f"{getattr(clock, '__qualname__', 'clock')}:{id(clock)}"
 
 # %% ../nbs/51_app.ipynb #26ab22a4
 PERIODS = {"1 day": 1, "3 days": 3, "1 week": 7, "30 days": 30, "90 days": 90, "1 year": 365}
 NO_DATA_HINT = ("No bars stored yet — run `make run` or `axia collect --source dummy` "
-                "to fill the lake, then press **Reload**.")
+                "to fill the lake; the chart appears on the next refresh.")
 
 def _default(options: list, preferred):
     return options.index(preferred) if preferred in options else 0
 
-def selectors(settings: Settings) -> tuple[str, str, int]:
-    "Symbol, timeframe and period (days), chosen in the sidebar."
-    sb = st.sidebar
+def selectors(settings: Settings) -> tuple[str, str, int, list[str]]:
+    "Symbol, timeframe, period (days) and overlays, chosen in the sidebar; a link may preset them (`?symbol=EURUSD&timeframe=M1&period=1+week`)."
+    sb, q = st.sidebar, st.query_params
     sb.title("axia")
-    symbol = sb.selectbox("Symbol", settings.symbols, key="symbol")
+    symbol = sb.selectbox("Symbol", settings.symbols, index=_default(settings.symbols, q.get("symbol")), key="symbol")
     tfs = [Timeframe.parse(t).value for t in settings.timeframes]
-    timeframe = sb.selectbox("Timeframe", tfs, index=_default(tfs, "H1"), key="timeframe")
-    period = sb.selectbox("Period", list(PERIODS), index=_default(list(PERIODS), "30 days"), key="period")
-    return symbol, timeframe, PERIODS[period]
+    timeframe = sb.selectbox("Timeframe", tfs, index=_default(tfs, q.get("timeframe", "H1")), key="timeframe")
+    period = sb.selectbox("Period", list(PERIODS), index=_default(list(PERIODS), q.get("period", "30 days")), key="period")
+    overlays = sb.multiselect("Overlays", list(OVERLAYS), default=["SMA 20", "Bollinger 20"], key="overlays")
+    return symbol, timeframe, PERIODS[period], overlays
 
 # %% ../nbs/51_app.ipynb #09a834cd
+def refresh_every(
+    timeframe: Timeframe | str,  # the chart's bars
+    now: pd.Timestamp,           # from the app's clock
+) -> float | None:               # seconds between redraws; None: no polling
+    "How often the chart redraws itself: a quarter of a bar (15 s to 5 min) for M1…H1 while the market is open."
+    tf = Timeframe.parse(timeframe)
+    if tf.minutes > 60 or not is_market_open(now): return None
+    return float(min(max(tf.duration.total_seconds() / 4, 15), 300))
+
+# %% ../nbs/51_app.ipynb #a9e8f2bc
 FAILED = {"error", "timeout", "empty", "stale", "partial"}  # the provider's outcomes other than hit, miss, skipped
+PLACES = {"memory": "The app's memory cache", "redis": "Redis", "s3": "The lake", "lake": "The lake",
+          "s3+redis": "The lake (with Redis for the last day)", "mt5": "MetaTrader 5", "yfinance": "Yahoo Finance",
+          "dummy": "The synthetic dummy source"}
+WHAT = {"error": "failed", "timeout": "did not answer in time", "empty": "had no bars for this range",
+        "stale": "has bars, but its newest one is older than expected", "partial": "does not cover the whole period"}
 
 def failed_steps(meta: dict) -> list[dict]:
     "Steps of the route that failed or answered badly (a plain cache miss is not a failure)."
@@ -101,29 +180,36 @@ def route_text(meta: dict) -> str:
     "`memory: miss → redis: hit`"
     return " → ".join(f"{s.get('step')}: {s.get('outcome')}" for s in meta.get("steps") or []) or "(no steps)"
 
-# %% ../nbs/51_app.ipynb #c3f1c64d
-def show_metadata(meta: dict):
-    "The answer's origin: tier, rows, latency, synthetic or not, the route with every step, and any fallback."
-    cols = st.columns(5)
-    cols[0].metric("Served by", str(meta.get("source", "?")))
-    cols[1].metric("Bars", f"{meta.get('rows', 0):,}")
-    cols[2].metric("Latency", f"{meta.get('latency_ms', 0):.1f} ms")
-    cols[3].metric("Synthetic", "yes" if meta.get("synthetic") else "no")
-    cols[4].metric("Stale", "yes" if meta.get("stale") else "no")
-    for s in failed_steps(meta):
-        st.warning(f"Fallback: {s.get('step')} {s.get('outcome')} — {s.get('reason') or 'no reason given'}; "
-                   f"served by {meta.get('source', '?')} instead.")
-    st.caption(f"Route ({meta.get('use_case', 'chart')}): {route_text(meta)} · fetched {meta.get('fetched_at', '?')} "
-               "· kept for 1 h in the app's cache (Reload to refetch)")
-    if meta.get("steps"):
-        st.table(pd.DataFrame(meta["steps"]).round({"ms": 2}), hide_index=True)
+def _place(step) -> str: return PLACES.get(str(step), str(step))
 
-# %% ../nbs/51_app.ipynb #415c27be
+def fallback_text(step: dict, served_by: str) -> str:
+    "One failed step in plain words: what was wrong, and what is shown instead."
+    outcome = str(step.get("outcome", "")).lower()
+    why = f" ({step['reason']})" if step.get("reason") else ""
+    said = f"{_place(step.get('step'))} {WHAT.get(outcome, outcome)}{why}"
+    if step.get("step") == served_by:
+        return f"{said}. These bars are from it all the same, marked {outcome}."
+    return f"{said}, so these bars come from {_place(served_by)[0].lower()}{_place(served_by)[1:]}."
+
+# %% ../nbs/51_app.ipynb #7ec2bfb4
+def _hhmm(iso) -> str:
+    try: return pd.Timestamp(iso).tz_convert("UTC").strftime("%a %H:%M UTC")
+    except (ValueError, TypeError): return "?"
+
+def answer_caption(meta: dict, every: float | None) -> str:
+    "`1,234 bars · from s3 in 8.1 ms · fetched Wed 12:00 UTC · kept until Wed 13:00 UTC · redraws every 15 s`"
+    parts = [f"{meta.get('rows', 0):,} bars", f"from {meta.get('source', '?')} in {meta.get('latency_ms', 0):.1f} ms",
+             f"fetched {_hhmm(meta.get('fetched_at'))}", f"kept until {_hhmm(meta.get('valid_until'))}"]
+    flags = [f for f in ("synthetic", "stale", "partial") if meta.get(f)]
+    if flags: parts.append(" ".join(f.upper() for f in flags))
+    parts.append(f"redraws every {every:.0f} s" if every else "no auto-refresh (market closed or a long timeframe)")
+    return " · ".join(parts)
+
+# %% ../nbs/51_app.ipynb #155d5618
 def _mb(b) -> str: return f"{(b or 0) / 2**20:.2f} MB"
 
 def show_health(stack):
-    "Redis memory and keys, provider hit ratio, lake coverage."
-    st.subheader("Tier health")
+    "Redis memory and keys, provider hit ratio, lake coverage: `axia.bootstrap.tier_health`, shown."
     try:
         from axia.bootstrap import tier_health
         health = tier_health(stack)
@@ -138,47 +224,71 @@ def show_health(stack):
     c[2].metric("Redis keys", str(redis.get("keys", "—")))
     ratio = stats.get("cache_hit_ratio")
     c[3].metric("Cache hit ratio", "—" if ratio is None else f"{100 * ratio:.0f} %")
-    lake = pd.DataFrame(health.get("lake") or [])
-    if lake.empty: st.caption("Lake: nothing stored yet.")
-    else: st.table(lake, hide_index=True)
+    lake = health.get("lake") or {}
+    cov = lake.get("coverage")
+    st.caption(f"Lake: {lake.get('status', '?')} · {lake.get('series', 0)} series · {lake.get('bars', 0):,} bars"
+               + (f" · {lake['corrupt_partitions']} corrupt partition(s)" if lake.get("corrupt_partitions") else "")
+               + (f" · {lake['error']}" if lake.get("error") else ""))
+    if isinstance(cov, pd.DataFrame) and len(cov): st.table(cov, hide_index=True)
     counters = ("requests", "answered", "failed", "cache_hits", "live_calls", "live_calls_saved", "stale_served")
     st.caption("Provider: " + " · ".join(f"{k.replace('_', ' ')} {stats[k]}" for k in counters if k in stats))
     if stats.get("steps"):   # one row per step; counts stay integers, latencies in ms to 0.01
         st.table(pd.DataFrame.from_dict(stats["steps"], orient="index").rename_axis("step").round(2))
 
-# %% ../nbs/51_app.ipynb #426824dd
-def show_chart(stack, symbol: str, timeframe: str, period_days: float, scope: str):
-    "The chart and its metadata, the hint when nothing is stored, the reasons when every route failed."
+# %% ../nbs/51_app.ipynb #415c27be
+CHART_DIR = Path(axia.__file__).resolve().parent / "static" / "chart"   # index.html, axia_chart.js, lightweight-charts
+
+@functools.cache
+def chart_component():
+    "The axia chart component (declared on first use)."
+    import streamlit.components.v1 as components
+    return components.declare_component("axia_chart", path=str(CHART_DIR))
+
+def draw_chart(spec: dict):
+    "Draw a `lightweight_spec` with the axia chart component; its theme follows the app's light or dark mode."
+    chart_component()(spec=json.dumps(spec, separators=(",", ":")), key="chart", default=None, height=spec["height"])
+
+# %% ../nbs/51_app.ipynb #11321cd1
+def show_chart(stack, symbol: str, timeframe: str, period_days: float, scope: str,
+               overlays=("SMA 20", "Bollinger 20"), clock=utc_now, every: float | None = None):
+    "Title, fallbacks, the chart, one line about the answer; the hint when nothing is stored, the reasons when every route failed."
+    now = clock()
     try:
-        df, meta = chart_data_source(stack.provider, symbol, timeframe, period_days, scope)
+        named = "dummy" if getattr(stack, "source_name", None) == "dummy" else None   # a demo stack asks for synthetic bars by name
+        df, meta = chart_data_source(stack.provider, symbol, timeframe, period_days, scope,
+                                     str(fresh_until(timeframe, now)), clock, named)
     except AxiaError as e:
         st.info(NO_DATA_HINT)
         st.error(f"No step of the route could answer for {symbol} {timeframe}: {type(e).__name__}")
         if getattr(e, "steps", None): st.table(pd.DataFrame(e.steps), hide_index=True)
         else: st.caption(str(e))
         return
-    if df.empty:
-        st.info(NO_DATA_HINT)
-    else:
-        fig = candlestick_figure(df, meta, symbol=symbol, timeframe=timeframe)
-        st.plotly_chart(fig, key="chart", config={"displaylogo": False})
-    show_metadata(meta)
+    synthetic = bool(meta.get("synthetic"))
+    st.markdown(f"**{chart_title(symbol, timeframe, meta, synthetic)}**")
+    for s in failed_steps(meta): st.warning(fallback_text(s, meta.get("source", "?")))
+    if df.empty: st.info(NO_DATA_HINT)
+    else: draw_chart(lightweight_spec(df, meta, symbol=symbol, timeframe=timeframe, now=now, overlays=overlays))
+    st.caption(answer_caption(meta, every))
+    with st.expander("Route of this answer"):
+        st.caption(f"Route ({meta.get('use_case', 'chart')}): {route_text(meta)}")
+        if meta.get("steps"): st.table(pd.DataFrame(meta["steps"]).round({"ms": 2}), hide_index=True)
 
-# %% ../nbs/51_app.ipynb #abf3820b
-def main(stack=None):
-    "The app's page. `stack`: an `axia.bootstrap` stack; None builds one from the environment's settings."
+# %% ../nbs/51_app.ipynb #4e0a291f
+def main(stack=None, clock=utc_now):
+    "The app's page. `stack`: an `axia.bootstrap` stack; None builds one from the environment's settings. `clock`: the time."
     st.set_page_config(page_title="axia charts", layout="wide")
     if stack is None:
         try:
-            settings = Settings()
-            stack = cached_stack(settings_key(settings), settings)
+            settings = load_settings()
+            stack = cached_stack(f"{settings_key(settings)}:{_clock_key(clock)}", settings, clock)
         except (AxiaError, ValueError, OSError) as e:   # bad settings, a lake that cannot be opened
             st.error(f"axia could not start its tiers: {type(e).__name__}: {e}")
             st.stop()
     settings = stack.settings
-    symbol, timeframe, period_days = selectors(settings)
+    symbol, timeframe, period_days, overlays = selectors(settings)
     if st.sidebar.button("Reload", help="Forget cached answers and ask the tiers again"):
         chart_data_source.clear()
     scope = f"{settings_key(settings)}:{id(stack)}"
-    show_chart(stack, symbol, timeframe, period_days, scope)
-    show_health(stack)
+    every = refresh_every(timeframe, clock())
+    st.fragment(show_chart, run_every=every)(stack, symbol, timeframe, period_days, scope, overlays, clock, every)
+    with st.expander("Tier health"): show_health(stack)   # the full report, on each page run (not on each refresh)

@@ -1,4 +1,4 @@
-"""Candlestick figures with plotly (FX weekends cut out of the time axis), and the cached data source the Streamlit app reads through.
+"""Candlesticks for traders: a canvas chart for the app (TradingView's lightweight-charts: any number of bars, cross-hair, overlays, no closed-market holes), plotly figures for notebooks, and a data source whose cache lives as long as the bar.
 
 Docs: https://axia-dev.github.io/axia/charts.html.md"""
 
@@ -6,43 +6,134 @@ Docs: https://axia-dev.github.io/axia/charts.html.md"""
 
 # %% ../nbs/50_charts.ipynb #66cd1594
 from __future__ import annotations
-from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from .core import Timeframe, as_utc, from_fx_clock, is_synthetic, to_fx_clock, validate_symbol
+from .core import (Timeframe, as_utc, bar_end, bar_grid, forming_bar, is_synthetic, latest_bar_open, market_closures,
+                       next_bar_open, utc_now, validate_symbol)
 
 # %% auto #0
-__all__ = ['UP', 'DOWN', 'GRID', 'weekend_closures', 'weekend_breaks', 'rangebreaks', 'chart_title', 'candlestick_figure',
+__all__ = ['OVERLAYS', 'UP', 'DOWN', 'GRID', 'FORMING', 'LINES', 'LABELS', 'RANGES', 'indicators', 'chart_axis', 'chart_title',
+           'price_decimals', 'lightweight_spec', 'weekend_breaks', 'rangebreaks', 'candlestick_figure', 'fresh_until',
            'chart_data_source']
 
-# %% ../nbs/50_charts.ipynb #3a57ed41
-def weekend_closures(
-    start,  # UTC instant (or naive UTC)
-    end,    # UTC instant (or naive UTC)
-) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:  # (closes, reopenings) of every weekend overlapping [start, end]
-    "Every Friday 17:00 → Sunday 17:00 New York closure that overlaps [start, end], in UTC."
-    start, end = as_utc(start), as_utc(end)
-    fx_sat = pd.date_range(to_fx_clock(start).normalize() - pd.Timedelta(days=7), to_fx_clock(end), freq="W-SAT")
-    closes, opens = from_fx_clock(fx_sat), from_fx_clock(fx_sat + pd.Timedelta(days=2))  # FX-clock Saturday 00:00 = Friday 17:00 NY
-    keep = (opens > start) & (closes < end)
-    return closes[keep], opens[keep]
+# %% ../nbs/50_charts.ipynb #35357908
+OVERLAYS = ("SMA 20", "EMA 50", "Bollinger 20", "ATR 14")
 
-# %% ../nbs/50_charts.ipynb #4a625bca
+def indicators(
+    df: pd.DataFrame,      # bars in the axia schema
+    sma: int = 20,         # simple moving average length, bars
+    ema: int = 50,         # exponential moving average span, bars
+    bollinger: int = 20,   # Bollinger window, bars
+    k: float = 2.0,        # Bollinger width, standard deviations
+    atr: int = 14,         # average true range length, bars (Wilder's smoothing)
+) -> pd.DataFrame:         # one column per line: sma, ema, bb_mid, bb_upper, bb_lower, atr
+    "Moving averages, Bollinger bands and ATR of `df`, same index."
+    close = df["close"]
+    mid, sd = close.rolling(bollinger).mean(), close.rolling(bollinger).std(ddof=0)
+    prev = close.shift()
+    tr = pd.concat([df["high"] - df["low"], (df["high"] - prev).abs(), (df["low"] - prev).abs()], axis=1).max(axis=1)
+    return pd.DataFrame({"sma": close.rolling(sma).mean(), "ema": close.ewm(span=ema, adjust=False).mean(),
+                         "bb_mid": mid, "bb_upper": mid + k * sd, "bb_lower": mid - k * sd,
+                         "atr": tr.ewm(alpha=1 / atr, adjust=False, min_periods=atr).mean()}, index=df.index)
+
+# %% ../nbs/50_charts.ipynb #e91e159b
+def chart_axis(
+    index: pd.DatetimeIndex,      # bar open times, UTC, increasing
+    timeframe: Timeframe | str,   # bar length
+) -> pd.DatetimeIndex:            # the slots of the time axis, UTC
+    "Every trading bar from the first to the last of `index` by the market calendar, plus any bar in `index`."
+    tf = Timeframe.parse(timeframe)
+    if len(index) == 0: return pd.DatetimeIndex([], tz="UTC", name="time")
+    t = as_utc(pd.DatetimeIndex(index))
+    return bar_grid(t[0], t[-1] + pd.Timedelta("1s"), tf).union(t).rename("time")
+
+# %% ../nbs/50_charts.ipynb #388d3a4a
+def chart_title(symbol: str, timeframe, meta: dict | None = None, synthetic: bool = False) -> str:
+    "`USDJPY · H1 · from lake`, with ` · SYNTHETIC` when the bars are not market prices."
+    meta = meta or {}
+    title = f"{symbol} · {Timeframe.parse(timeframe).value} · from {meta.get('source') or 'unknown'}"
+    return title + (" · SYNTHETIC" if synthetic else "")
+
+def _note(text: str, y: float, color: str, size: int = 14) -> dict:
+    return dict(text=text, xref="paper", yref="paper", x=0.5, y=y, showarrow=False, font=dict(color=color, size=size))
+
+# %% ../nbs/50_charts.ipynb #e76b4a19
+UP, DOWN, GRID, FORMING = "#26a69a", "#ef5350", "#e5e5e5", "#f5a623"
+LINES = {"sma": ("SMA 20", "#2962ff"), "ema": ("EMA 50", "#ab47bc"),   # column: (overlay, colour)
+         "bb_upper": ("Bollinger 20", "#8d6e63"), "bb_lower": ("Bollinger 20", "#8d6e63")}
+LABELS = {"bb_upper": "Bollinger upper", "bb_lower": "Bollinger lower"}
+RANGES = {"1D": 86_400, "1W": 7 * 86_400, "1M": 30 * 86_400, "All": 0}
+
+def price_decimals(symbol: str) -> int: "3 for yen crosses, else 5."; return 3 if "JPY" in symbol.upper() else 5
+
+def _epoch(index: pd.DatetimeIndex) -> np.ndarray: return as_utc(index).asi8 // 10**9
+
+def _deltas(t: np.ndarray) -> list[int]:
+    "Epoch seconds as the first one and then differences (mostly one bar: a few bytes each)."
+    return np.diff(t, prepend=0).astype(np.int64).tolist()
+
+def _ints(values, decimals: int) -> list[int]:
+    "Prices as integers in units of 10^-decimals (JSON half the size, and exact)."
+    return np.rint(np.asarray(values, float) * 10**decimals).astype(np.int64).tolist()
+
+def _line(name: str, values: pd.Series, decimals: int, **style) -> dict:
+    "A line from its first value on: {name, start, values (integers, 10^-decimals)}."
+    v = values.to_numpy(float)
+    ok = np.flatnonzero(~np.isnan(v))
+    start = int(ok[0]) if len(ok) else len(v)
+    return dict(name=name, start=start, decimals=decimals, values=_ints(np.nan_to_num(v[start:]), decimals), **style)
+
+# %% ../nbs/50_charts.ipynb #b03d4a9b
+def lightweight_spec(
+    df: pd.DataFrame,            # bars in the axia schema
+    meta: dict | None = None,    # the provider's metadata (source, synthetic, …): the title and the synthetic note
+    *,
+    symbol: str,                 # what the bars are of
+    timeframe: Timeframe | str,  # their length
+    now: pd.Timestamp | None = None,  # when the chart is drawn (decides the forming bar); None: no bar forms
+    overlays=("SMA 20", "Bollinger 20"),  # any of OVERLAYS
+    visible: int = 300,          # bars in the first view
+    height: int = 620,           # pixels
+) -> dict:                       # JSON-ready, for the axia chart component
+    "Candles, volume, overlays and ATR for the app's chart: columns, holes in the data, the forming bar, title and note."
+    tf, meta, overlays = Timeframe.parse(timeframe), meta or {}, set(overlays)
+    d = price_decimals(symbol)
+    df = df[~df.index.duplicated(keep="last")].sort_index()
+    gaps = chart_axis(df.index, tf).difference(df.index)
+    ind = indicators(df) if overlays else None
+    lines = [_line(LABELS.get(col, name), ind[col], d, color=colour, dashed=col.startswith("bb_"))
+             for col, (name, colour) in LINES.items() if name in overlays]
+    col = lambda k: _ints(df[k].to_numpy(float), d)
+    synthetic = _synthetic(df, meta)
+    return dict(key=f"{symbol}:{tf.value}", title=chart_title(symbol, tf, meta, synthetic), decimals=d,
+                daily=tf.minutes >= 1440, time=_deltas(_epoch(df.index)), open=col("open"), high=col("high"), low=col("low"),
+                close=col("close"), volume=df["tick_volume"].to_numpy().astype(np.int64).tolist(), gaps=_epoch(gaps).tolist(),
+                lines=lines, atr=_line("ATR 14", ind["atr"], d + 1) if "ATR 14" in overlays else None,
+                forming=bool(now is not None and forming_bar(df, tf, as_utc(now)) is not None), visible=visible, height=height,
+                ranges=[[k, v] for k, v in RANGES.items()], colors=dict(up=UP, down=DOWN, forming=FORMING),
+                note="SYNTHETIC DATA — generated bars, not market prices" if synthetic else "")
+
+# %% ../nbs/50_charts.ipynb #d5fed067
+def _synthetic(df, meta) -> bool: return bool(meta.get("synthetic")) or is_synthetic(df)
+
+# %% ../nbs/50_charts.ipynb #3a57ed41
 def weekend_breaks(
     index: pd.DatetimeIndex,      # bar open times, UTC, increasing
     timeframe: Timeframe | str,   # bar length, M1 … MN1
 ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:  # [start, end) ranges to hide, UTC
-    "The closed part of every weekend between the first and the last bar."
+    "The closed part of every market closure (weekends, holidays: axia.core's calendar) between the first and the last bar."
     tf = Timeframe.parse(timeframe)
     if len(index) < 2 or tf in (Timeframe.W1, Timeframe.MN1): return []
     t = as_utc(pd.DatetimeIndex(index))
-    closes, opens = weekend_closures(t[0], t[-1])
+    closures = market_closures(t[0], t[-1])
+    if not closures: return []
+    closes, opens = (pd.DatetimeIndex([c[i] for c in closures]) for i in (0, 1))
     keep = (opens > t[0]) & (opens <= t[-1])
     closes, opens = closes[keep], opens[keep]
     before = t[t.searchsorted(opens) - 1]               # last bar opening before each reopening
-    starts = np.maximum(closes, before + tf.duration)   # vectorised: one step per weekend, none per bar
+    starts = np.maximum(closes, before + tf.duration)   # vectorised: one step per closure, none per bar
     return [(s, e) for s, e in zip(starts, opens) if s < e]
 
 # %% ../nbs/50_charts.ipynb #7b218f66
@@ -56,67 +147,66 @@ def rangebreaks(
     for s, e in breaks: by_length.setdefault(int((e - s) / pd.Timedelta("1ms")), []).append(_plotly_time(s))
     return [dict(values=v, dvalue=ms) for ms, v in sorted(by_length.items())]
 
-# %% ../nbs/50_charts.ipynb #36056951
-UP, DOWN, GRID = "#26a69a", "#ef5350", "#e5e5e5"
-
-def _is_synthetic(df, meta) -> bool: return bool(meta.get("synthetic")) or is_synthetic(df)
-
-def chart_title(symbol: str, timeframe, meta: dict | None = None, synthetic: bool = False) -> str:
-    "`USDJPY · H1 · from lake`, with ` · SYNTHETIC` when the bars are not market prices."
-    meta = meta or {}
-    title = f"{symbol} · {Timeframe.parse(timeframe).value} · from {meta.get('source') or 'unknown'}"
-    return title + (" · SYNTHETIC" if synthetic else "")
-
 # %% ../nbs/50_charts.ipynb #7105adf1
-def _traces(df: pd.DataFrame, symbol: str) -> list:
-    "A candlestick trace and a tick-volume bar trace (on `y2`) from whole numpy columns."
-    x = as_utc(df.index).tz_localize(None).to_numpy()   # plotly has no time zones: naive UTC, axis says so
-    o, h, l, c = (df[k].to_numpy() for k in ("open", "high", "low", "close"))
-    candles = go.Candlestick(x=x, open=o, high=h, low=l, close=c, name=symbol,
-                             increasing_line_color=UP, decreasing_line_color=DOWN)
-    up = (c >= o).astype(np.int8)   # numbers and a two-colour scale: plotly checks a list of colour names one by one
-    volume = go.Bar(x=x, y=df["tick_volume"].to_numpy(), yaxis="y2", name="tick volume", opacity=0.6,
-                    marker=dict(color=up, colorscale=[[0, DOWN], [1, UP]], cmin=0, cmax=1, line_width=0))
-    return [candles, volume]
-
-def _note(text: str, y: float, color: str, size: int = 14) -> dict:
-    return dict(text=text, xref="paper", yref="paper", x=0.5, y=y, showarrow=False,
-                font=dict(color=color, size=size))
-
-# %% ../nbs/50_charts.ipynb #a771fe46
 def candlestick_figure(
     df: pd.DataFrame,            # bars in the axia schema
     meta: dict | None = None,    # the provider's metadata for `df` (source, synthetic, …)
     *,
     symbol: str,                 # what the bars are of
     timeframe: Timeframe | str,  # their length
+    overlays=("SMA 20", "Bollinger 20"),  # lines over the candles: any of "SMA 20", "EMA 50", "Bollinger 20"
     height: int = 620,           # pixels
 ) -> go.Figure:
-    "Candlesticks with a tick-volume panel, FX weekends cut out, titled with symbol, timeframe and source."
+    "Candlesticks with a tick-volume panel and overlays, closed-market time cut out, titled with symbol, timeframe and source."
     meta, tf = meta or {}, Timeframe.parse(timeframe)
-    synthetic = _is_synthetic(df, meta)
-    fig = go.Figure(_traces(df, symbol))
+    x = as_utc(df.index).tz_localize(None).to_numpy()   # plotly has no time zones: naive UTC, axis says so
+    o, h, l, c = (df[k].to_numpy() for k in ("open", "high", "low", "close"))
+    traces = [go.Candlestick(x=x, open=o, high=h, low=l, close=c, name=symbol, increasing_line_color=UP,
+                             decreasing_line_color=DOWN),
+              go.Bar(x=x, y=df["tick_volume"].to_numpy(), yaxis="y2", name="tick volume", opacity=0.6,
+                     marker=dict(color=(c >= o).astype(np.int8), colorscale=[[0, DOWN], [1, UP]], cmin=0, cmax=1, line_width=0))]
+    if overlays and len(df):
+        ind = indicators(df)
+        traces += [go.Scatter(x=x, y=ind[col].to_numpy(), name=name, mode="lines",
+                              line=dict(width=1, color=colour, dash="dash" if col.startswith("bb_") else "solid"))
+                   for col, (name, colour) in LINES.items() if name in overlays]
+    synthetic = _synthetic(df, meta)
+    fig = go.Figure(traces)
     fig.update_layout(
         title=dict(text=chart_title(symbol, tf, meta, synthetic)), height=height, showlegend=False,
-        margin=dict(l=60, r=30, t=70, b=40), hovermode="x", plot_bgcolor="white",   # no named template: 15 ms saved
+        margin=dict(l=60, r=30, t=70, b=40), hovermode="x", plot_bgcolor="white",
         xaxis=dict(rangeslider_visible=False, anchor="y2", title_text="time (UTC)", gridcolor=GRID,
-                   rangebreaks=rangebreaks(weekend_breaks(df.index, tf))),
-        yaxis=dict(domain=[0.27, 1.0], title_text="price", gridcolor=GRID),
+                   showspikes=True, spikemode="across", rangebreaks=rangebreaks(weekend_breaks(df.index, tf))),
+        yaxis=dict(domain=[0.27, 1.0], title_text="price", gridcolor=GRID, showspikes=True),
         yaxis2=dict(domain=[0.0, 0.2], title_text="ticks", anchor="x", gridcolor=GRID))
     if synthetic: fig.add_annotation(_note("SYNTHETIC DATA — generated bars, not market prices", 1.0, DOWN))
     if df.empty: fig.add_annotation(_note("No bars for this range", 0.6, "grey", 18))
     return fig
 
-# %% ../nbs/50_charts.ipynb #587ee018
-@st.cache_data(ttl=3600, max_entries=512, show_spinner=False)
+# %% ../nbs/50_charts.ipynb #341dd6ed
+def fresh_until(
+    timeframe: Timeframe | str,  # the chart's bars
+    now: pd.Timestamp,           # the time of the request (from the app's clock)
+) -> pd.Timestamp:               # when an answer given at `now` may be out of date
+    "When the bar forming at `now` ends (its close, or the market's close if that comes first), else the next bar's open."
+    now, tf = as_utc(now), Timeframe.parse(timeframe)
+    end = bar_end(latest_bar_open(now, tf), tf)
+    return end if end > now else next_bar_open(now, tf)
+
+# %% ../nbs/50_charts.ipynb #63d98ca5
+@st.cache_data(ttl=pd.Timedelta(days=1), max_entries=256, show_spinner=False)
 def chart_data_source(
     _provider,             # anything with `get_data(symbol, timeframe, period_days, use_case)`; not hashed
     symbol: str,           # broker symbol
     timeframe: str,        # M1 … MN1
     period_days: float,    # how far back
     scope: str = "",       # separates stacks that share one process (e.g. their data directory)
-) -> tuple[pd.DataFrame, dict]:  # (bars, metadata) as the provider answered, plus `fetched_at`
-    "Bars for a chart through `_provider.get_data(..., use_case='chart')`, cached for an hour per key."
+    valid_until: str = "", # part of the key: `fresh_until(timeframe, now)`; a new value asks again
+    _clock=utc_now,        # stamps `fetched_at`
+    source: str | None = None,  # only this live source ("dummy": synthetic bars asked for by name); None: the route's
+) -> tuple[pd.DataFrame, dict]:  # (bars, metadata) as the provider answered, plus `fetched_at` and `valid_until`
+    "Bars for a chart through `_provider.get_data(..., use_case='chart')`, cached per key until `valid_until`."
     symbol, tf = validate_symbol(symbol), Timeframe.parse(timeframe)
-    df, meta = _provider.get_data(symbol, tf.value, period_days=period_days, use_case="chart")
-    return df, {**meta, "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    named = {"source": source} if source else {}
+    df, meta = _provider.get_data(symbol, tf.value, period_days=period_days, use_case="chart", **named)
+    return df, {**meta, "fetched_at": _clock().isoformat(timespec="seconds"), "valid_until": valid_until}

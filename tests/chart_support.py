@@ -9,13 +9,13 @@ APP_SCRIPT = ROOT / "apps" / "axia_app.py"
 SYMBOLS, TIMEFRAMES = ["USDJPY", "EURUSD"], ["H1", "H4"]
 
 
-def fill_lake(data_dir: Path, days: int = 35, symbols=SYMBOLS, timeframes=TIMEFRAMES) -> dict[tuple[str, str], int]:
-    "Write `days` of dummy bars up to now into the lake of `data_dir`; returns bars written per (symbol, timeframe)."
+def fill_lake(data_dir: Path, days: int = 35, symbols=SYMBOLS, timeframes=TIMEFRAMES, end=None) -> dict[tuple[str, str], int]:
+    "Write `days` of dummy bars up to `end` (None: now) into the lake of `data_dir`; returns bars written per (symbol, timeframe)."
     from axia.bootstrap import build_lake
     from axia.config import Settings
     from axia.core import utc_now
     from axia.sources.dummy import DummyOhlcvSource
-    lake, dummy, now = build_lake(Settings(data_dir=data_dir)), DummyOhlcvSource(), utc_now()
+    lake, dummy, now = build_lake(Settings(data_dir=data_dir)), DummyOhlcvSource(), end if end is not None else utc_now()
     return {(s, tf): lake.write(s, tf, dummy.fetch(s, tf, now - pd.Timedelta(days=days), now))
             for s in symbols for tf in timeframes}
 
@@ -23,7 +23,7 @@ def fill_lake(data_dir: Path, days: int = 35, symbols=SYMBOLS, timeframes=TIMEFR
 def app_env(data_dir: Path, redis_url: str, source: str = "dummy") -> dict[str, str]:
     "The environment the app reads its settings from."
     return {"AXIA_DATA_DIR": str(data_dir), "AXIA_REDIS_URL": redis_url, "AXIA_SOURCE": source,
-            "AXIA_SYMBOLS": ",".join(SYMBOLS), "AXIA_TIMEFRAMES": "M15,H1,H4,D1"}
+            "AXIA_SYMBOLS": ",".join(SYMBOLS), "AXIA_TIMEFRAMES": "M1,M15,H1,H4,D1"}
 
 
 def injected_page(data_dir: str, redis_url: str, live: list):
@@ -87,3 +87,26 @@ class AppServer:
     def __enter__(self): return self.start()
     def __exit__(self, *exc): self.stop()
 
+
+
+def clocked_page(data_dir: str, redis_url: str, now_iso: str):
+    """An app page (for `AppTest.from_function`) on a frozen clock: a stand-in provider serves the dummy source's
+    bars as of `now_iso`, and `main` gets the same clock. Runs `axia.app.main(stack, clock)`."""
+    from types import SimpleNamespace
+    import pandas as pd
+    from axia.app import main
+    from axia.config import Settings
+    from axia.sources.dummy import DummyOhlcvSource
+
+    now = pd.Timestamp(now_iso)
+    clock = lambda: now  # noqa: E731
+
+    class FrozenProvider:
+        dummy = DummyOhlcvSource(clock=clock)
+        def get_data(self, symbol, timeframe, period_days=1, use_case="trading"):
+            df = self.dummy.fetch(symbol, timeframe, now - pd.Timedelta(days=period_days), now)
+            return df, {"source": "dummy", "synthetic": True, "rows": len(df), "latency_ms": 1.0, "use_case": use_case,
+                        "steps": [{"step": "dummy", "outcome": "hit", "reason": "", "ms": 1.0}]}
+
+    settings = Settings(data_dir=data_dir, redis_url=redis_url, symbols=["USDJPY", "EURUSD"])
+    main(SimpleNamespace(settings=settings, provider=FrozenProvider()), clock=clock)

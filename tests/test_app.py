@@ -9,9 +9,18 @@ TIMEOUT = 60
 
 
 def figure(at) -> dict:
-    charts = at.get("plotly_chart")
+    "The spec the page handed to the chart component."
+    charts = at.get("component_instance")
     assert len(charts) == 1, f"expected one chart, got {len(charts)}"
-    return json.loads(charts[0].proto.spec)
+    return json.loads(json.loads(charts[0].proto.json_args)["spec"])
+
+
+def caption(at) -> str:
+    "The line under the chart about the answer."
+    return next(c.value for c in at.caption if " bars · from " in c.value)
+
+
+def bar_count(at) -> int: return int(caption(at).split(" bars")[0].replace(",", ""))
 
 
 def metrics(at) -> dict: return {m.label: m.value for m in at.metric}
@@ -47,14 +56,14 @@ def test_launcher_is_the_checked_in_script():
 def test_app_runs_and_draws_the_first_symbol(app):
     assert not app.exception
     fig = figure(app)
-    assert [t["type"] for t in fig["data"]] == ["candlestick", "bar"]
-    assert fig["layout"]["title"]["text"].startswith("USDJPY · H1 · from ")
-    assert "SYNTHETIC" in fig["layout"]["title"]["text"]           # the lake holds dummy bars
+    assert fig["title"].startswith("USDJPY · H1 · from ") and "SYNTHETIC" in fig["title"]   # the lake holds dummy bars
+    assert fig["note"].startswith("SYNTHETIC DATA")
+    assert [l["name"] for l in fig["lines"]] == ["SMA 20", "Bollinger upper", "Bollinger lower"]
     assert app.sidebar.selectbox(key="symbol").options == ["USDJPY", "EURUSD"]
-    assert app.sidebar.selectbox(key="timeframe").options == ["M15", "H1", "H4", "D1"]
-    m = metrics(app)
-    assert m["Synthetic"] == "yes" and int(m["Bars"].replace(",", "")) > 400   # 30 days of H1
-    assert m["Served by"] != "dummy"                                # the lake answered, not the live source
+    assert app.sidebar.selectbox(key="timeframe").options == ["M1", "M15", "H1", "H4", "D1"]
+    assert bar_count(app) > 400 and len(fig["time"]) == bar_count(app)   # 30 days of H1
+    assert "SYNTHETIC" in caption(app) and " from dummy " not in caption(app)   # the lake answered, not the live source
+    assert app.markdown[0].value == f"**{fig['title']}**"
 
 
 def test_selectors_change_the_chart(app):
@@ -62,14 +71,22 @@ def test_selectors_change_the_chart(app):
     app.sidebar.selectbox(key="symbol").select("EURUSD").run()
     eur = figure(app)
     assert not app.exception
-    assert eur["layout"]["title"]["text"].startswith("EURUSD · H1")
-    assert eur["data"][0]["close"] != before["data"][0]["close"]
+    assert eur["title"].startswith("EURUSD · H1") and eur["decimals"] == 5
+    assert eur["close"] != before["close"]
     app.sidebar.selectbox(key="timeframe").select("H4").run()
-    h4 = figure(app)
-    assert h4["layout"]["title"]["text"].startswith("EURUSD · H4")
-    assert metrics(app)["Bars"] != metrics(AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT).run())["Bars"]
+    assert figure(app)["title"].startswith("EURUSD · H4")
     app.sidebar.selectbox(key="period").select("1 week").run()
-    assert int(metrics(app)["Bars"].replace(",", "")) < 60           # a week of H4 bars is ~30
+    assert bar_count(app) < 60                                      # a week of H4 bars is ~30
+    app.sidebar.multiselect(key="overlays").select("ATR 14").unselect("Bollinger 20").run()
+    assert [l["name"] for l in figure(app)["lines"]] == ["SMA 20"] and figure(app)["atr"]["name"] == "ATR 14"
+
+
+def test_a_link_presets_the_selectors(data_dir, redis_url, monkeypatch):
+    for k, v in app_env(data_dir, redis_url).items(): monkeypatch.setenv(k, v)
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    at.query_params.update({"symbol": "EURUSD", "timeframe": "H4", "period": "1 week"})
+    at.run()
+    assert not at.exception and figure(at)["title"].startswith("EURUSD · H4") and bar_count(at) < 60
 
 
 def test_tier_health_panel(app):
@@ -84,23 +101,43 @@ def test_tier_health_panel(app):
 def test_empty_lake_tells_the_user_what_to_run(tmp_path, redis_url):
     at = AppTest.from_function(injected_page, args=(str(tmp_path), redis_url, ["broken"]), default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert not at.get("plotly_chart")
+    assert not at.get("component_instance")
     assert any("No bars stored yet" in i.value and "axia collect --source dummy" in i.value for i in at.info)
     steps = table(at, "step")
     assert "broken" in set(steps["step"]) and "error" in set(steps["outcome"])
 
 
-def test_source_failure_shows_the_fallback(tmp_path, redis_url):
+def test_source_failure_shows_the_fallback_in_plain_words(tmp_path, redis_url):
+    "A lake that stops three days ago, a live source that fails: the next step answers, and the boxes say so in words."
+    import pandas as pd
+    from axia.core import utc_now
+    fill_lake(tmp_path, days=30, symbols=["USDJPY"], timeframes=["H1"], end=utc_now() - pd.Timedelta(days=3))
     at = AppTest.from_function(injected_page, args=(str(tmp_path), redis_url, ["broken", "dummy"]), default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert figure(at)["layout"]["title"]["text"] == "USDJPY · H1 · from dummy · SYNTHETIC"
+    assert figure(at)["title"] == "USDJPY · H1 · from dummy · SYNTHETIC"
     warnings = [w.value for w in at.warning]
-    assert any(w.startswith("Fallback: broken error") and "terminal not running" in w and "served by dummy" in w
+    assert "broken failed (SourceUnavailable: terminal not running (test)), so these bars come from the synthetic dummy source." in warnings, warnings
+    assert any(w.startswith("The lake (with Redis for the last day) ") and w.endswith("so these bars come from the synthetic dummy source.")
                for w in warnings), warnings
+    assert not any("instead" in w for w in warnings)
     steps = table(at, "step")
     assert list(steps["step"])[-2:] == ["broken", "dummy"]
     assert list(steps["outcome"])[-2:] == ["error", "hit"]
-    assert metrics(at)["Served by"] == "dummy"
+    assert " from dummy " in caption(at)
+
+
+def test_a_frozen_clock_decides_the_forming_bar_the_cache_and_the_refresh(tmp_path, redis_url):
+    "The lead's tests launch the app on a frozen clock: everything time-dependent follows it."
+    from chart_support import clocked_page
+    wed = "2024-03-20T12:30:00+00:00"                                # market open: the 12:00 H1 bar forms
+    at = AppTest.from_function(clocked_page, args=(str(tmp_path), redis_url, wed), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert figure(at)["forming"] is True
+    assert "fetched Wed 12:30 UTC · kept until Wed 13:00 UTC" in caption(at) and "redraws every 300 s" in caption(at)
+    sat = "2024-03-23T12:00:00+00:00"                                # weekend: nothing forms, nothing polls
+    at = AppTest.from_function(clocked_page, args=(str(tmp_path), redis_url, sat), default_timeout=TIMEOUT).run()
+    assert figure(at)["forming"] is False
+    assert "kept until Sun 21:00 UTC" in caption(at) and "no auto-refresh" in caption(at)
 
 
 def test_run_app_serves_on_the_given_port_until_interrupted(tmp_path):
@@ -122,7 +159,7 @@ def test_run_app_serves_on_the_given_port_until_interrupted(tmp_path):
     finally:
         if proc.poll() is None: proc.kill(); proc.wait(5)
     assert proc.returncode == 0, out
-    assert "gatherUsageStats" not in out and f":{port}" in out
+    assert "gatherUsageStats" not in out and f"axia chart: http://localhost:{port}" in out
 
 
 def test_bad_settings_are_reported_not_raised(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"The app in a real browser: a `streamlit run` server on dummy data, driven by Debian's Chromium through Playwright."
+"""The app in a real browser: a `streamlit run` server on dummy data (30 days of M1 and H1 in the lake), driven by
+Debian's Chromium through Playwright. Screenshots go to tests/artifacts/ (light and dark, M1 30 days, cross-hair)."""
 from __future__ import annotations
 import shutil
 from pathlib import Path
@@ -10,48 +11,79 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-TITLE = ".js-plotly-plot .gtitle"
+FRAME = 'iframe[title="axia.app.axia_chart"]'
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, redis_server):
     data_dir = tmp_path_factory.mktemp("axia-browser")
-    fill_lake(data_dir)
+    fill_lake(data_dir, days=31, timeframes=["M1", "H1"])
     with AppServer(app_env(data_dir, redis_server.url)) as srv:
         yield srv
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser(server):
     if not Path(CHROMIUM).exists(): pytest.fail(f"Chromium not found at {CHROMIUM} (tools/install_system_deps.sh installs it)")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1900})
-        page.goto(server.url, wait_until="domcontentloaded")
-        yield page
-        browser.close()
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
-def chart_title(page) -> str:
-    page.wait_for_selector(TITLE, timeout=60_000)
-    return page.text_content(TITLE)
+def open_chart(browser, url: str, scheme: str = "light"):
+    "A page at `url` with the chart drawn; returns (page, the chart's frame)."
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector(FRAME, timeout=90_000)
+    frame = page.frame_locator(FRAME)
+    frame.locator("#chart canvas").first.wait_for(timeout=90_000)
+    page.frame_locator(FRAME).locator("#legend").wait_for(timeout=90_000)
+    page.wait_for_function(f"() => document.querySelector('{FRAME}').contentWindow.__axiaChart?.drawn", timeout=90_000)
+    return page, page.query_selector(FRAME).content_frame()
 
 
-def test_chart_renders_candles_for_the_chosen_symbol(page):
-    page.wait_for_selector(".js-plotly-plot .cartesianlayer .trace.boxes", timeout=60_000)   # candlestick traces
-    assert chart_title(page).startswith("USDJPY · H1")
-    candles = page.locator(".js-plotly-plot .cartesianlayer .trace.boxes path").count()
-    assert candles > 400                                              # 30 days of H1 candles drawn
-    assert page.locator(".js-plotly-plot .annotation-text", has_text="SYNTHETIC").count() == 1
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=True)
+def hover(page, frame, x: float = 0.6, y: float = 0.35) -> str:
+    "Move the mouse over the price pane; the legend's text once it follows the cross-hair."
+    box = page.query_selector(FRAME).bounding_box()
+    for dx in (x - 0.01, x):
+        page.mouse.move(box["x"] + box["width"] * dx, box["y"] + box["height"] * y)
+    frame.wait_for_function("() => document.getElementById('legend').dataset.hover", timeout=30_000)
+    return frame.inner_text("#legend")
 
 
-def test_selecting_another_symbol_redraws(page):
+def title(page) -> str: return page.locator("[data-testid=stMarkdownContainer] strong").first.inner_text()
+
+
+def test_default_chart_and_another_symbol(browser, server):
+    page, frame = open_chart(browser, server.url)
+    assert title(page).startswith("USDJPY · H1 · from ") and title(page).endswith("SYNTHETIC")
+    assert frame.evaluate("() => window.__axiaChart.bars") > 400                    # 30 days of H1
+    assert frame.inner_text("#note").startswith("SYNTHETIC DATA")
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
     page.get_by_role("option", name="EURUSD").click()
-    page.wait_for_function(f"() => document.querySelector('{TITLE}')?.textContent.startsWith('EURUSD')", timeout=60_000)
-    assert chart_title(page).startswith("EURUSD · H1")
-    assert page.locator(".js-plotly-plot .cartesianlayer .trace.boxes path").count() > 400
-    page.screenshot(path=str(ARTIFACTS / "app_eurusd.png"), full_page=True)
+    page.wait_for_function("() => [...document.querySelectorAll('strong')].some(s => s.textContent.startsWith('EURUSD · H1'))",
+                           timeout=60_000)
+    frame = page.query_selector(FRAME).content_frame()
+    frame.wait_for_function("() => window.__axiaChart && window.__axiaChart.bars > 400", timeout=60_000)
+    legend = hover(page, frame)
+    assert "O 1." in legend and " UTC" in legend                                    # EURUSD prices, 5 decimals
+    page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_thirty_days_of_m1_with_the_cross_hair(browser, server, scheme):
+    page, frame = open_chart(browser, server.url + "/?timeframe=M1&period=30+days", scheme)
+    assert title(page).startswith("USDJPY · M1")
+    assert frame.evaluate("() => window.__axiaChart.bars") > 29_000
+    legend = hover(page, frame)
+    for part in (" UTC", "O ", "H ", "L ", "C ", "Vol ", "SMA 20", "Bollinger upper"): assert part in legend, legend
+    bg = frame.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    luminance = sum(int(v) for v in bg[bg.index("(") + 1:bg.index(")")].split(",")[:3]) / 3
+    assert (luminance < 60) if scheme == "dark" else (luminance > 200), bg           # the chart follows the app's theme
+    frame.click("#ranges button:has-text('1D')")                                     # the range selector
+    hover(page, frame, 0.5)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"app_m1_30d_{scheme}.png"))
+    page.close()

@@ -1,11 +1,12 @@
-"Charts: weekend cuts on the time axis (checked on the figure's own rangebreaks), titles, synthetic marks, the cached data source."
+"Charts: the app's chart spec (calendar axis, forming bar, overlays, compact columns), weekend cuts of the plotly figure, titles, synthetic marks, the cache that lives as long as the bar."
 from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
-from axia.charts import candlestick_figure, chart_data_source, rangebreaks, weekend_breaks, weekend_closures
-from axia.core import InvalidSymbol, Timeframe, empty_ohlcv, is_market_open
+from axia.charts import (candlestick_figure, chart_axis, chart_data_source, fresh_until, indicators, lightweight_spec,
+                         rangebreaks, weekend_breaks)
+from axia.core import InvalidSymbol, Timeframe, bar_open, empty_ohlcv, is_market_open, market_closures, mark_synthetic
 from axia.sources.dummy import DummyOhlcvSource
 
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
@@ -55,8 +56,7 @@ def test_no_weekend_gap_remains_and_no_bar_is_hidden(tf):
 
 
 def test_daylight_saving_weekends_have_their_own_length():
-    closes, opens = weekend_closures("2024-10-20", "2024-11-15")
-    hours = list((opens - closes) / pd.Timedelta("1h"))
+    hours = [(b - a) / pd.Timedelta("1h") for a, b in market_closures("2024-10-20", "2024-11-15")]
     assert hours == [48, 48, 49, 48]                              # New York fell back on Sunday 3 November
     rb = rangebreaks(weekend_breaks(bars("H1", 30).index, "H1"))
     assert sorted(r["dvalue"] for r in rb) == [48 * 3_600_000, 49 * 3_600_000]
@@ -99,7 +99,8 @@ def test_weekly_and_monthly_bars_need_no_cuts():
 def test_figure_content_title_and_synthetic_mark():
     df = bars("H1", 10)
     fig = candlestick_figure(df, {"source": "s3+redis", "synthetic": True}, symbol="USDJPY", timeframe="H1")
-    candles, volume = fig.data
+    candles, volume = fig.data[:2]
+    assert [t.name for t in fig.data[2:]] == ["SMA 20", "Bollinger 20", "Bollinger 20"]
     assert (candles.type, volume.type) == ("candlestick", "bar")
     np.testing.assert_array_equal(candles.close, df["close"].to_numpy())
     np.testing.assert_array_equal(volume.y, df["tick_volume"].to_numpy())
@@ -160,3 +161,117 @@ def test_chart_data_source_validates_the_symbol_before_asking(request):
     with pytest.raises(InvalidSymbol):
         chart_data_source(p, "../etc", "H1", 1, request.node.nodeid)
     assert p.calls == []
+
+
+# ---- the app's chart: lightweight_spec ------------------------------------------------------------------------
+
+def decode(spec) -> pd.DataFrame:
+    "What axia_chart.js rebuilds from a spec: times from differences, prices from integers."
+    t = pd.to_datetime(np.cumsum(spec["time"]), unit="s", utc=True)
+    k = 10.0 ** -spec["decimals"]
+    return pd.DataFrame({c: np.asarray(spec[c]) * k for c in ("open", "high", "low", "close")} | {"tick_volume": spec["volume"]}, index=t)
+
+
+@pytest.mark.parametrize("tf,days", [("M1", 31), ("M15", 60), ("H4", 60), ("D1", 60), ("W1", 200)])
+def test_spec_carries_every_bar_exactly_and_no_closed_market_slot(tf, days):
+    df = bars(tf, days)
+    spec = lightweight_spec(df, {"source": "lake"}, symbol="USDJPY", timeframe=tf)
+    back = decode(spec)
+    assert (back.index == df.index).all()
+    np.testing.assert_allclose(back[["open", "high", "low", "close"]], df[["open", "high", "low", "close"]], atol=0.0005)
+    assert (back["tick_volume"].to_numpy() == df["tick_volume"].to_numpy()).all()
+    assert spec["gaps"] == []                                        # the dummy source has every trading bar
+    if tf not in ("D1", "W1"): assert is_market_open(chart_axis(df.index, tf)).all()
+
+
+def test_thirty_days_of_m1_fit_in_a_small_spec():
+    import json
+    df = bars("M1", 31)
+    text = json.dumps(lightweight_spec(df, {}, symbol="USDJPY", timeframe="M1"), separators=(",", ":"))
+    assert len(df) > 29_000 and len(text) < 60 * len(df)             # ~1.3 MB for 30,000 bars with two overlays
+
+
+@settings(max_examples=30, deadline=None)
+@given(drops=st.lists(st.integers(0, 700), max_size=20, unique=True))
+def test_holes_in_the_data_are_empty_slots_and_nothing_else(drops):
+    df = bars("H1", 45)
+    kept = df.drop(df.index[[i for i in drops if i < len(df)]])
+    spec = lightweight_spec(kept, {}, symbol="EURUSD", timeframe="H1")
+    gaps = pd.to_datetime(spec["gaps"], unit="s", utc=True)
+    missing = df.index.difference(kept.index)
+    inner = missing[(missing > kept.index[0]) & (missing < kept.index[-1])]
+    assert list(gaps) == list(inner)
+
+
+def test_forming_bar_only_while_it_forms():
+    df = bars("H1", 5)
+    last = df.index[-1]
+    assert lightweight_spec(df, {}, symbol="X", timeframe="H1", now=last + pd.Timedelta("30min"))["forming"] is True
+    assert lightweight_spec(df, {}, symbol="X", timeframe="H1", now=last + pd.Timedelta("90min"))["forming"] is False
+    assert lightweight_spec(df, {}, symbol="X", timeframe="H1")["forming"] is False
+    friday = pd.Timestamp("2024-11-15 21:30", tz="UTC")            # Friday 16:30 New York: the last H1 bar forms
+    fri = DummyOhlcvSource(clock=lambda: friday).fetch("USDJPY", "H1", friday - pd.Timedelta(days=2), friday)
+    assert fri.index[-1] == bar_open(friday, "H1")
+    assert lightweight_spec(fri, {}, symbol="X", timeframe="H1", now=friday)["forming"] is True
+    saturday = friday + pd.Timedelta(days=1)
+    assert lightweight_spec(fri, {}, symbol="X", timeframe="H1", now=saturday)["forming"] is False
+
+
+def test_overlays_and_atr_match_pandas():
+    df = bars("H1", 20)
+    spec = lightweight_spec(df, {}, symbol="EURUSD", timeframe="H1", overlays=("SMA 20", "EMA 50", "Bollinger 20", "ATR 14"))
+    by_name = {l["name"]: l for l in spec["lines"]}
+    sma = by_name["SMA 20"]
+    expected = df["close"].rolling(20).mean().dropna().to_numpy()
+    np.testing.assert_allclose(np.asarray(sma["values"]) * 1e-5, expected, atol=1e-5)
+    assert sma["start"] == 19 and set(by_name) == {"SMA 20", "EMA 50", "Bollinger upper", "Bollinger lower"}
+    prev = df["close"].shift().fillna(df["open"])                   # the first bar's range is its high - low
+    tr = np.maximum(df["high"] - df["low"], np.maximum((df["high"] - prev).abs(), (df["low"] - prev).abs()))
+    np.testing.assert_allclose(np.asarray(spec["atr"]["values"]) * 1e-6, tr.ewm(alpha=1 / 14, adjust=False, min_periods=14).mean().dropna(), atol=1e-6)
+    ind = indicators(df)
+    assert (ind["bb_upper"].dropna() >= ind["bb_lower"].dropna()).all()
+
+
+def test_spec_titles_and_synthetic_note():
+    real = mark_synthetic(bars("H1", 3), False)
+    s = lightweight_spec(real, {"source": "mt5"}, symbol="EURUSD", timeframe="h1")
+    assert (s["title"], s["note"], s["decimals"]) == ("EURUSD · H1 · from mt5", "", 5)
+    s = lightweight_spec(bars("H1", 3), {"source": "redis"}, symbol="USDJPY", timeframe="H1")
+    assert s["title"].endswith("SYNTHETIC") and s["note"].startswith("SYNTHETIC DATA") and s["decimals"] == 3
+    empty = lightweight_spec(empty_ohlcv(), None, symbol="GBPUSD", timeframe="M5")
+    assert empty["time"] == [] and empty["gaps"] == []
+
+
+# ---- the cache lives as long as the bar ------------------------------------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(minutes=st.integers(0, 60 * 24 * 400), tf=st.sampled_from(["M1", "M5", "H1", "H4", "D1"]))
+def test_fresh_until_is_the_next_bar_and_never_more_than_a_bar_away_while_open(minutes, tf):
+    now = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(minutes=minutes, seconds=17)
+    until = fresh_until(tf, now)
+    assert until > now
+    if is_market_open(now) and is_market_open(until - pd.Timedelta("1s")):
+        assert until - now <= Timeframe.parse(tf).duration             # M1: within a minute of each close
+        assert bar_open(until, tf) == until                             # exactly at a bar boundary
+
+
+def test_a_new_bar_means_a_new_answer(request):
+    scope, p = request.node.nodeid, CountingProvider()
+    t = pd.Timestamp("2024-11-13 12:00:10", tz="UTC")
+    for dt in (0, 20, 40):                                             # three requests inside one M1 bar
+        chart_data_source(p, "USDJPY", "M1", 1, scope, str(fresh_until("M1", t + pd.Timedelta(seconds=dt))), lambda: t)
+    assert len(p.calls) == 1
+    _, meta = chart_data_source(p, "USDJPY", "M1", 1, scope, str(fresh_until("M1", t + pd.Timedelta(seconds=55))), lambda: t)
+    assert len(p.calls) == 2 and meta["valid_until"] == "2024-11-13 12:02:00+00:00"
+    d1 = [str(fresh_until("D1", t + pd.Timedelta(hours=h))) for h in range(0, 9)]   # 12:00 → 20:00 UTC: one D1 bar
+    assert len(set(d1)) == 1
+
+
+def test_holidays_are_cut_too():
+    "Christmas is closed by axia.core's calendar: the plotly axis hides it and the app's axis has no slot in it."
+    xmas = pd.Timestamp("2024-12-27 12:00", tz="UTC")
+    df = DummyOhlcvSource(clock=lambda: xmas).fetch("USDJPY", "H1", xmas - pd.Timedelta(days=6), xmas)
+    hidden = hidden_intervals(candlestick_figure(df, symbol="USDJPY", timeframe="H1"))
+    day = pd.Timestamp("2024-12-25 12:00", tz="UTC")
+    assert any(a <= day < b for a, b in hidden)
+    assert not ((chart_axis(df.index, "H1") >= day - pd.Timedelta(hours=6)) & (chart_axis(df.index, "H1") <= day)).any()

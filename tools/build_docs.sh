@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Build the docs site: every notebook in nbs/ is a page.
 #   With Quarto on PATH: `nbdev-docs` (the real site, into _docs/ as pyproject.toml's doc_path says).
-#   Without Quarto:      every notebook through nbdev's docs processors, then `nbconvert --to html`,
-#                        into _docs/ (or $AXIA_DOCS_OUT), plus an index page; stored outputs are used.
+#   Without Quarto:      tools/render_docs.py: every notebook through nbdev's docs processors, Quarto syntax and
+#                        front matter handled, nbconvert without prompts, a sidebar to every page, search,
+#                        plotly.js shipped with the site (offline); into _docs/ (or $AXIA_DOCS_OUT).
+#                        Open _docs/index.html in a browser (file:// works).
 # Options (environment): AXIA_DOCS_MODE=auto|quarto|nbconvert  (auto: quarto when installed)
 #                        AXIA_DOCS_OUT=dir   (nbconvert mode only)
 #                        AXIA_DOCS_PLAIN=1   (nbconvert mode: skip nbdev's processing; fast)
@@ -23,7 +25,7 @@ case "$mode" in
     args=(--out "${AXIA_DOCS_OUT:-_docs}")
     [ "${AXIA_DOCS_PLAIN:-0}" = 1 ] && args+=(--plain)
     [ "${AXIA_DOCS_EXECUTE:-0}" = 1 ] && args+=(--execute)
-    echo "quarto not used: rendering notebooks with nbconvert"
+    echo "quarto not found: rendering the notebooks with tools/render_docs.py (nbdev processing + nbconvert)"
     "$bin/python" tools/render_docs.py "${args[@]}";;
   *) echo "AXIA_DOCS_MODE must be auto, quarto or nbconvert (got '$mode')"; exit 2;;
 esac
