@@ -19,10 +19,9 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from fastcore.basics import patch
 from filelock import FileLock
-from ..core import (AxiaError, ConfigError, InvalidBars, OHLCV_COLUMNS, TierUnavailable, Timeframe, bar_open,
-                       empty_ohlcv, fx_day_close, is_market_open, is_synthetic, next_market_open, scrub,
-                       trading_offset, utc_now, validate_ohlcv, validate_symbol)
-from ..config import redact_url
+from ..core import (AxiaError, Clock, ConfigError, CorruptData, InvalidBars, OHLCV_COLUMNS, TierUnavailable, Timeframe,
+                       bar_open, empty_ohlcv, fx_day_close, is_market_open, is_synthetic, next_market_open, redact_url,
+                       scrub, trading_offset, utc_now, validate_ohlcv, validate_symbol)
 from ..ports import IOhlcvDataRepository
 
 log = logging.getLogger(__name__)
@@ -364,7 +363,7 @@ _SYNTHETIC = 1
 _ROW_BYTES = 8 * (1 + len(OHLCV_COLUMNS))
 _PRICES, _VOLUMES = OHLCV_COLUMNS[:4], OHLCV_COLUMNS[4:]
 
-class PayloadError(AxiaError, ValueError): "Bytes in a Redis key that are not a valid frame axia wrote."
+class PayloadError(CorruptData, ValueError): "Bytes in a Redis key that are not a valid frame axia wrote."
 
 @dataclass
 class _Columns:
@@ -507,7 +506,7 @@ class RedisOhlcvDataRepository(IOhlcvDataRepository):
                  ttl_policy: Literal["fixed", "ny_close"] = "fixed",
                  ttl_hours: float = 25,                 # key TTL under the `fixed` policy, in trading hours
                  max_memory_mb: int = 256,              # memory budget `get_info` reports against
-                 clock: Callable[[], pd.Timestamp] = utc_now,   # what time it is (UTC)
+                 clock: Clock = utc_now,                # what time it is (UTC); nothing else here reads the wall clock
                  max_attempts: int = 100,               # optimistic transaction retries under contention
                 ):
         if ttl_policy not in ("fixed", "ny_close"):
@@ -555,13 +554,15 @@ def _rows(c: _Columns, keep) -> _Columns:
     return _Columns(c.times[keep], c.prices[:, keep], c.volumes[:, keep], c.unit, c.synthetic)
 
 def _merge_columns(old: _Columns | None, new: _Columns) -> _Columns:
-    "`old` and `new` bars in time order; on equal times the new bar wins; synthetic if either side is."
+    "`old` and `new` bars in time order; on equal times the new bar wins; synthetic if a bar kept is (core's `merge_bars` rule)."
     if old is None or not len(old.times): return new
     old = _to_unit(old, new.unit)
     cut = int(np.searchsorted(old.times, new.times[0], "left"))        # old[:cut] is older than every new bar
     tail = old.times[cut:]
+    kept_old = cut
     if len(tail):                                                      # overlap: only the old tail takes part
-        keep = ~np.isin(tail, new.times)
+        keep = ~np.isin(tail, new.times, assume_unique=True)
+        kept_old += int(keep.sum())
         times = np.concatenate([old.times[:cut], tail[keep], new.times])
         prices = np.concatenate([old.prices[:, :cut], old.prices[:, cut:][:, keep], new.prices], axis=1)
         volumes = np.concatenate([old.volumes[:, :cut], old.volumes[:, cut:][:, keep], new.volumes], axis=1)
@@ -571,7 +572,8 @@ def _merge_columns(old: _Columns | None, new: _Columns) -> _Columns:
     else:                                                              # the usual case: new bars after the old ones
         times, prices = np.concatenate([old.times, new.times]), np.concatenate([old.prices, new.prices], axis=1)
         volumes = np.concatenate([old.volumes, new.volumes], axis=1)
-    return _Columns(times, prices, volumes, new.unit, old.synthetic or new.synthetic)
+        kept_old = len(old.times)
+    return _Columns(times, prices, volumes, new.unit, new.synthetic or (kept_old > 0 and old.synthetic))
 
 def _since(c: _Columns, start: pd.Timestamp) -> _Columns:
     "The bars opening at or after `start`."
