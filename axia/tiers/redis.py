@@ -452,10 +452,13 @@ def decode_bars(payload: bytes) -> pd.DataFrame:
     return _frame(_unpack(payload))
 
 # %% ../../nbs/11_tiers.redis.ipynb #3223a7c4
+_SECOND = pd.Timedelta("1s")
+
 def _day_close_after(now: pd.Timestamp) -> pd.Timestamp:
-    "The first 17:00 New York close after `now` that ends a trading day (a closure is lived through)."
+    "The first 17:00 New York close after `now` with trading on both sides: a day ends, the next starts."
     close = fx_day_close(now)
-    while not is_market_open(close): close = fx_day_close(next_market_open(close))
+    while not (is_market_open(close - _SECOND) and is_market_open(close)):   # a closure (or its end): live through it
+        close = fx_day_close(next_market_open(close + _SECOND))
     return close
 
 def ttl_ms(now: pd.Timestamp, policy: Literal["fixed", "ny_close"], hours: float) -> int:
