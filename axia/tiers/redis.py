@@ -19,8 +19,8 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from fastcore.basics import patch
 from filelock import FileLock
-from ..core import (AxiaError, Clock, ConfigError, CorruptData, InvalidBars, OHLCV_COLUMNS, TierUnavailable, Timeframe,
-                       bar_open, empty_ohlcv, fx_day_close, is_market_open, is_synthetic, next_market_open, redact_url,
+from ..core import (FX_CALENDAR, AxiaError, Clock, ConfigError, CorruptData, FxCalendar, InvalidBars, OHLCV_COLUMNS,
+                       TierUnavailable, Timeframe, bar_open, empty_ohlcv, fx_day_close, is_market_open, is_synthetic, next_market_open, redact_url,
                        scrub, trading_offset, utc_now, validate_ohlcv, validate_symbol)
 from ..ports import IOhlcvDataRepository
 
@@ -377,17 +377,19 @@ def _pack(c: _Columns) -> bytes:
 
 # %% ../../nbs/11_tiers.redis.ipynb #d13e00ba
 def _violation(c: _Columns) -> str | None:
-    "The first `validate_ohlcv` rule the columns break, None if they keep every one."
+    "The first `validate_ohlcv` rule the columns break, None if they keep every one (few numpy calls when valid)."
     t, p, v = c.times, c.prices, c.volumes
     if len(t) > 1 and not (t[1:] > t[:-1]).all(): return "times not strictly increasing"
-    if not np.isfinite(p).all(): return "price not finite"
-    if not (p > 0).all(): return "price not positive"
     o, h, lo, cl = p
     with np.errstate(invalid="ignore"):
+        if ((p > 0) & (p < np.inf)).all() and (h >= np.maximum(o, cl)).all() and (lo <= np.minimum(o, cl)).all() \
+                and (not v.size or v.min() >= 0):
+            return None
+        if not np.isfinite(p).all(): return "price not finite"
+        if not (p > 0).all(): return "price not positive"
         if (h < np.maximum(o, cl)).any(): return "high below open or close"
         if (lo > np.minimum(o, cl)).any(): return "low above open or close"
-    if (v < 0).any(): return "negative volume"
-    return None
+    return "negative volume"
 
 def _unpack(payload: bytes) -> _Columns:
     "The checked columns of an `AXB1` payload (views into one writable copy); `PayloadError` if not valid."
@@ -426,18 +428,27 @@ def _frame(c: _Columns, lo: int = 0, hi: int | None = None) -> pd.DataFrame:
     df.attrs["synthetic"] = c.synthetic
     return df
 
-def _columns(df: pd.DataFrame) -> _Columns:
-    "The arrays of a frame in the axia schema, checked once by `_violation`; `InvalidBars` (core's words) if not valid."
+def _blocks(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    "The (4, n) price and (3, n) volume blocks of a frame in the axia schema, as pandas holds them (no copy)."
     try:
-        idx, cols = df.index, [df[k] for k in OHLCV_COLUMNS]
-        ok = isinstance(idx, pd.DatetimeIndex) and str(idx.tz) == "UTC" and \
-             all(s.dtype == _F8 for s in cols[:4]) and all(s.dtype == _I8 for s in cols[4:])
-    except (AttributeError, KeyError, TypeError): ok = False
-    if not ok:
-        validate_ohlcv(df)                           # names every schema problem
-        raise InvalidBars("bars do not fit the schema (see validate_ohlcv)")
-    c = _Columns(idx.asi8, np.vstack([s.to_numpy() for s in cols[:4]]), np.vstack([s.to_numpy() for s in cols[4:]]),
-                 idx.unit, is_synthetic(df))
+        if not (df.columns is _COLUMNS or df.columns.equals(_COLUMNS)) or df.index.dtype != _UTC_NS: return None
+        blocks = df._mgr.blocks                         # pandas internals, as core's cheap_view; public way below
+        if len(blocks) == 2:
+            (p, pl), (v, vl) = sorted(((b.values, list(b.mgr_locs.as_array)) for b in blocks), key=lambda x: x[1][0])
+            if pl == [0, 1, 2, 3] and vl == [4, 5, 6] and p.dtype == _F8 and v.dtype == _I8: return p, v
+        cols = [df[k].to_numpy() for k in OHLCV_COLUMNS]
+        if all(c.dtype == _F8 for c in cols[:4]) and all(c.dtype == _I8 for c in cols[4:]):
+            return np.vstack(cols[:4]), np.vstack(cols[4:])
+    except (AttributeError, TypeError, ValueError): pass
+    return None
+
+def _columns(df: pd.DataFrame) -> _Columns:
+    "The arrays of a frame of bars, checked once by `_violation`; `InvalidBars` (in core's words) if not valid."
+    blocks = _blocks(df)
+    if blocks is None:                               # another column order, dtype or index: core names the problem
+        blocks = _blocks(validate_ohlcv(df)[OHLCV_COLUMNS])
+        if blocks is None: raise InvalidBars("bars do not fit the schema (see validate_ohlcv)")
+    c = _Columns(df.index.asi8, *blocks, df.index.unit, is_synthetic(df))
     if why := _violation(c):
         validate_ohlcv(df)                           # names every broken bar
         raise InvalidBars(f"bars break a rule: {why}")
@@ -454,25 +465,38 @@ def decode_bars(payload: bytes) -> pd.DataFrame:
 # %% ../../nbs/11_tiers.redis.ipynb #3223a7c4
 _SECOND = pd.Timedelta("1s")
 
-def _day_close_after(now: pd.Timestamp) -> pd.Timestamp:
+def _shifted(now: pd.Timestamp, delta: pd.Timedelta, calendar: FxCalendar | None = None) -> pd.Timestamp:
+    "`trading_offset(now, delta)`, skipped when no closure falls in between (trading time is then wall time)."
+    lo, hi = sorted((now.value, now.value + delta.value))
+    a, _ = (calendar or FX_CALENDAR).closures(lo, hi)     # cached arrays: a binary search
+    return now + delta if not len(a) else trading_offset(now, delta, calendar)
+
+def _day_close_after(now: pd.Timestamp, calendar: FxCalendar | None = None) -> pd.Timestamp:
     "The first 17:00 New York close after `now` with trading on both sides: a day ends, the next starts."
     close = fx_day_close(now)
-    while not (is_market_open(close - _SECOND) and is_market_open(close)):   # a closure (or its end): live through it
-        close = fx_day_close(next_market_open(close + _SECOND))
+    while not (is_market_open(close - _SECOND, calendar) and is_market_open(close, calendar)):   # live through a closure
+        close = fx_day_close(next_market_open(close + _SECOND, calendar))
     return close
 
-def ttl_ms(now: pd.Timestamp, policy: Literal["fixed", "ny_close"], hours: float) -> int:
+def ttl_ms(now: pd.Timestamp,                           # when the key is written (UTC)
+           policy: Literal["fixed", "ny_close"],        # `hours` of trading time, or to the next day's close
+           hours: float,                                # for `fixed`
+           calendar: FxCalendar | None = None,          # market closures (default: core's FX calendar)
+          ) -> int:
     "Milliseconds a key written at `now` lives: `hours` of trading time, or up to the next trading day's close."
-    if policy == "fixed": expires = trading_offset(now, pd.Timedelta(hours=hours))
-    elif policy == "ny_close": expires = _day_close_after(now)
+    if policy == "fixed": expires = _shifted(now, pd.Timedelta(hours=hours), calendar)
+    elif policy == "ny_close": expires = _day_close_after(now, calendar)
     else: raise ConfigError(f"{policy!r} — TTL policies are 'fixed' and 'ny_close'")
     return max(1, int((expires - now) / pd.Timedelta(milliseconds=1)))
 
 # %% ../../nbs/11_tiers.redis.ipynb #ae7af49b
+_PER_UNIT = {u: pd.Timedelta(1, u).value for u in _UNITS}
+
 def _ceil_units(t, unit: str) -> int:
-    "Smallest time in `unit` at or after UTC instant `t`."
-    ns, per = pd.Timestamp(t).tz_convert("UTC").as_unit("ns")._value, pd.Timedelta(1, unit).value
-    return -(-ns // per)
+    "Smallest time in `unit` at or after instant `t` (naive: UTC)."
+    t = t if isinstance(t, pd.Timestamp) else pd.Timestamp(t)
+    ns = (t if t.tz is not None else t.tz_localize("UTC")).value
+    return -(-ns // _PER_UNIT[unit])
 
 class _WrongType(bytes): "A placeholder for a key holding something that is not a string."
 _WRONG_TYPE = _WrongType(b"")
@@ -511,13 +535,14 @@ class RedisOhlcvDataRepository(IOhlcvDataRepository):
                  max_memory_mb: int = 256,              # memory budget `get_info` reports against
                  clock: Clock = utc_now,                # what time it is (UTC); nothing else here reads the wall clock
                  max_attempts: int = 100,               # optimistic transaction retries under contention
+                 calendar: FxCalendar | None = None,    # market closures (default: core's FX calendar)
                 ):
         if ttl_policy not in ("fixed", "ny_close"):
             raise ConfigError(f"{ttl_policy!r} — TTL policies are 'fixed' and 'ny_close'")
         self.client = connect_redis(client) if isinstance(client, str) else client
         self.retention = pd.Timedelta(hours=retention_hours)
         self.ttl_policy, self.ttl_hours, self.max_memory_mb = ttl_policy, ttl_hours, max_memory_mb
-        self.clock, self.max_attempts = clock, max_attempts
+        self.clock, self.max_attempts, self.calendar = clock, max_attempts, calendar
 
     def __repr__(self):
         return f"RedisOhlcvDataRepository({self.client.url!r}, retention={self.retention}, ttl={self.ttl_policy})"
@@ -531,7 +556,7 @@ class RedisOhlcvDataRepository(IOhlcvDataRepository):
                         timeframe: Timeframe | str,   # M1 … MN1
                        ) -> pd.Timestamp:             # open of the oldest bar kept at `now`
         "The oldest bar open this tier keeps: the bar holding the start of the last `retention` of trading time."
-        return bar_open(trading_offset(now, -self.retention), timeframe)
+        return bar_open(_shifted(now, -self.retention, self.calendar), timeframe)
 
     def read(self, symbol, timeframe, start=None, end=None) -> pd.DataFrame:
         "Bars held for `symbol`/`timeframe` with `start <= time < end` (one GET); empty on a miss."
@@ -584,28 +609,64 @@ def _since(c: _Columns, start: pd.Timestamp) -> _Columns:
     return c if lo == 0 else _rows(c, slice(lo, None))
 
 # %% ../../nbs/11_tiers.redis.ipynb #888c43db
+def _cas(conn, key: str, change: Callable, ttl: int):
+    "One optimistic round on a raw connection: WATCH+GET in one round trip, MULTI+SET+EXEC in another."
+    conn.send_packed_command(conn.pack_commands([("WATCH", key), ("GET", key)]))
+    conn.read_response()
+    try: old = conn.read_response()
+    except redis.ResponseError as e:
+        if not str(e).startswith("WRONGTYPE"): raise
+        old = _WRONG_TYPE
+    new, result = change(_decoded(key, old))
+    write = ("DEL", key) if new is None or not len(new.times) else ("SET", key, _pack(new), "PX", ttl)
+    conn.send_packed_command(conn.pack_commands([("MULTI",), write, ("EXEC",)]))
+    replies = []
+    for _ in range(3):
+        try: replies.append(conn.read_response())
+        except redis.ResponseError as e: replies.append(e)
+    if errors := [x for x in replies if isinstance(x, Exception)]: raise errors[0]   # e.g. OOM on the SET
+    return replies[2] is not None, result                                           # EXEC nil: a rival wrote the key
+
+def _cas_pipeline(p, key: str, change: Callable, ttl: int):
+    "The same round through redis-py's transaction pipeline (Redis Cluster: routed to the key's node)."
+    try:
+        p.watch(key)
+        new, result = change(_decoded(key, _get(p, key)))
+        p.multi()
+        if new is None or not len(new.times): p.delete(key)
+        else: p.set(key, _pack(new), px=ttl)
+        p.execute()
+        return True, result
+    except redis.WatchError as e:
+        if _is_stall(e): raise                    # a dead or stalled server: the breaker's business
+        return False, None
+
 @patch
 def _transact(self: RedisOhlcvDataRepository, key: str, change: Callable, ttl: int):
     "Apply `change(old_columns_or_None) -> (new_columns_or_None, result)` to `key` atomically; returns result."
     def attempt(r):
-        with r.pipeline(transaction=True) as p:
+        cluster = isinstance(r, redis.cluster.RedisCluster)
+        pipe = r.pipeline(transaction=True) if cluster else None
+        try:
             for i in range(self.max_attempts):
-                try:
-                    p.watch(key)
-                    new, result = change(_decoded(key, _get(p, key)))
-                    p.multi()
-                    if new is None or not len(new.times): p.delete(key)
-                    else: p.set(key, _pack(new), px=ttl)
-                    p.execute()
-                    return result
-                except redis.WatchError as e:
-                    if _is_stall(e): raise                                    # a dead or stalled server: the breaker's
-                    time.sleep(random.uniform(0, 0.001 * min(i + 1, 20)))     # contention: jitter, so rivals interleave
+                if cluster: done, result = _cas_pipeline(pipe, key, change, ttl)
+                else:
+                    conn = r.connection_pool.get_connection()
+                    try: done, result = _cas(conn, key, change, ttl)
+                    except BaseException:
+                        conn.disconnect()         # whatever it was in the middle of, it starts clean
+                        raise
+                    finally: r.connection_pool.release(conn)
+                if done: return result
+                time.sleep(random.uniform(0, 0.001 * min(i + 1, 20)))     # contention: jitter, so rivals interleave
+        finally:
+            if pipe is not None: pipe.reset()
         raise TierUnavailable(f"gave up writing {key} after {self.max_attempts} conflicting writers")
     return self.client.run(attempt)
 
 @patch
-def _ttl(self: RedisOhlcvDataRepository, now: pd.Timestamp) -> int: return ttl_ms(now, self.ttl_policy, self.ttl_hours)
+def _ttl(self: RedisOhlcvDataRepository, now: pd.Timestamp) -> int:
+    return ttl_ms(now, self.ttl_policy, self.ttl_hours, self.calendar)
 
 # %% ../../nbs/11_tiers.redis.ipynb #e39a03d6
 @patch
