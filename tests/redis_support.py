@@ -4,7 +4,7 @@ import os, signal, socket, subprocess, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import free_port, redis_server_binary
+from conftest import redis_server_binary
 
 
 class SilentServer:
@@ -117,7 +117,7 @@ class LocalCluster:
     "A real Redis Cluster on free ports: `primaries` primaries with `replicas` replica each, made by redis-cli."
     def __init__(self, workdir: Path, primaries: int = 3, replicas: int = 1, node_timeout_ms: int = 1000):
         self.workdir, self.node_timeout_ms = workdir, node_timeout_ms
-        self.ports = [free_port() for _ in range(primaries * (1 + replicas))]
+        self.ports = _node_ports(primaries * (1 + replicas))
         self.primaries, self.replicas, self.procs = primaries, replicas, {}
 
     @property
@@ -128,6 +128,7 @@ class LocalCluster:
         d.mkdir(exist_ok=True)
         args = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
                 "--cluster-config-file", str(d / "nodes.conf"), "--cluster-node-timeout", str(self.node_timeout_ms),
+                "--cluster-replica-validity-factor", "0",
                 "--save", "", "--appendonly", "no", "--dir", str(d), "--daemonize", "no"]
         self.procs[port] = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -144,6 +145,12 @@ class LocalCluster:
         out = self.cli("--cluster", "create", *nodes, "--cluster-replicas", str(self.replicas), "--cluster-yes")
         if "[OK] All 16384 slots covered" not in out: raise RuntimeError(f"cluster create failed: {out[-500:]}")
         self.wait_ok()
+        deadline = time.monotonic() + 30                   # replicas synced: a failover has something to promote
+        while time.monotonic() < deadline:
+            infos = [self.cli("info", "replication", port=p) for p in self.ports]
+            if sum("master_link_status:up" in i for i in infos) == self.primaries * self.replicas: break
+            time.sleep(0.1)
+        else: raise RuntimeError("replicas did not sync")
         return self
 
     def wait_ok(self, timeout: float = 30, port=None):
@@ -165,6 +172,23 @@ class LocalCluster:
     def stop(self):
         for p in self.procs.values():
             if p.poll() is None: p.kill(); p.wait(5)
+
+
+def _node_ports(n: int) -> list[int]:
+    "`n` distinct free ports whose cluster-bus ports (+10000) are free too."
+    held, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket(); s.bind(("127.0.0.1", 0)); held.append(s)
+            p = s.getsockname()[1]
+            if p + 10000 > 65535: continue
+            try:
+                b = socket.socket(); b.bind(("127.0.0.1", p + 10000)); held.append(b)
+            except OSError: continue
+            ports.append(p)
+    finally:
+        for s in held: s.close()
+    return ports
 
 
 def _wait_port(port: int, timeout: float = 10):

@@ -627,7 +627,7 @@ def _cas(conn, key: str, change: Callable, ttl: int):
     if errors := [x for x in replies if isinstance(x, Exception)]: raise errors[0]   # e.g. OOM on the SET
     return replies[2] is not None, result                                           # EXEC nil: a rival wrote the key
 
-def _cas_pipeline(p, key: str, change: Callable, ttl: int):
+def _cas_pipeline(r, p, key: str, change: Callable, ttl: int):
     "The same round through redis-py's transaction pipeline (Redis Cluster: routed to the key's node)."
     try:
         p.watch(key)
@@ -638,8 +638,17 @@ def _cas_pipeline(p, key: str, change: Callable, ttl: int):
         p.execute()
         return True, result
     except redis.WatchError as e:
-        if _is_stall(e): raise                    # a dead or stalled server: the breaker's business
-        return False, None
+        if not _is_stall(e): return False, None   # a rival writer: try again
+        _refresh_slots(r)
+        raise                                     # a dead or stalled server: the breaker's business
+    except _NETWORK + _CLUSTER_FAULTS:
+        _refresh_slots(r)
+        raise
+
+def _refresh_slots(r):
+    "Ask the cluster who serves which slots now (a failed-over primary): the pipeline path does not do it itself."
+    try: r.nodes_manager.initialize()
+    except Exception as e: log.debug("cluster topology refresh failed: %s", type(e).__name__)
 
 @patch
 def _transact(self: RedisOhlcvDataRepository, key: str, change: Callable, ttl: int):
@@ -649,7 +658,7 @@ def _transact(self: RedisOhlcvDataRepository, key: str, change: Callable, ttl: i
         pipe = r.pipeline(transaction=True) if cluster else None
         try:
             for i in range(self.max_attempts):
-                if cluster: done, result = _cas_pipeline(pipe, key, change, ttl)
+                if cluster: done, result = _cas_pipeline(r, pipe, key, change, ttl)
                 else:
                     conn = r.connection_pool.get_connection()
                     try: done, result = _cas(conn, key, change, ttl)
