@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS))
     timeframes: Annotated[list[Timeframe], NoDecode] = Field(default_factory=lambda: list(Timeframe))
     source: Literal["mt5", "yfinance", "dummy"] = Field("mt5", description="primary live source for collection")
-    backfill_days: int = Field(30, ge=1, description="history fetched for a symbol/timeframe with nothing stored yet")
+    backfill_days: int = Field(30, ge=1, le=36_500, description="history fetched for a symbol/timeframe with nothing stored yet")
+    runs_keep_days: int = Field(90, ge=1, description="executed job notebooks and run reports older than this are pruned")
 
     # L1 / L2
     retention_hours: int = Field(24, ge=1, description="hours of bars kept in Redis")

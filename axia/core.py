@@ -19,12 +19,13 @@ __all__ = ['SYMBOL_RULE', 'PRICE_COLUMNS', 'VOLUME_COLUMNS', 'OHLCV_COLUMNS', 'O
            'NEW_YORK', 'FX_CLOCK_HOURS', 'FX_CLOCK_SHIFT', 'FX_CALENDAR', 'AxiaError', 'InvalidSymbol',
            'InvalidTimeframe', 'InvalidRange', 'ConfigError', 'TierUnavailable', 'SourceUnavailable', 'SymbolNotFound',
            'RateLimited', 'LookbackExceeded', 'CorruptData', 'InvalidBars', 'validate_symbol', 'Timeframe',
-           'bars_from_arrays', 'empty_ohlcv', 'as_ohlcv', 'mark_synthetic', 'is_synthetic', 'ohlcv_violations',
-           'validate_ohlcv', 'drop_invalid_bars', 'utc_now', 'as_utc', 'fixed_clock', 'slice_bars', 'cheap_view',
-           'merge_bars', 'to_fx_clock', 'from_fx_clock', 'fx_month', 'FxCalendar', 'market_closures', 'is_market_open',
-           'next_market_open', 'last_market_close', 'trading_offset', 'fx_day_close', 'bar_open', 'bar_close',
-           'bar_end', 'is_forming', 'forming_bar', 'next_bar_open', 'latest_bar_open', 'bar_grid', 'resample_ohlcv',
-           'ServerClock', 'redact_url', 'scrub', 'safe_text', 'fmt_bytes']
+           'CustomTimeframe', 'parse_timeframe', 'resampled_from', 'bars_from_arrays', 'empty_ohlcv', 'as_ohlcv',
+           'mark_synthetic', 'is_synthetic', 'ohlcv_violations', 'validate_ohlcv', 'drop_invalid_bars', 'utc_now',
+           'as_utc', 'fixed_clock', 'slice_bars', 'cheap_view', 'merge_bars', 'to_fx_clock', 'from_fx_clock',
+           'fx_month', 'FxCalendar', 'market_closures', 'is_market_open', 'next_market_open', 'last_market_close',
+           'trading_offset', 'fx_day_close', 'bar_open', 'bar_close', 'bar_end', 'is_forming', 'forming_bar',
+           'next_bar_open', 'latest_bar_open', 'bar_grid', 'resample_ohlcv', 'ServerClock', 'redact_url', 'scrub',
+           'safe_text', 'fmt_bytes']
 
 # %% ../nbs/00_core.ipynb #51e986d7
 class AxiaError(Exception):
@@ -93,6 +94,39 @@ class Timeframe(str, Enum):
     def pandas_freq(self) -> str:
         "pandas frequency of the bar grid (in the FX clock for H4 and above, see below)."
         return {"W1": "W-MON", "MN1": "MS"}.get(self.value, f"{self.minutes}min")
+
+# %% ../nbs/00_core.ipynb #dafa9d7b
+class CustomTimeframe:
+    "A bar length that is not stored but resampled on request (e.g. H2), aligned to the 17:00 New York close."
+    __slots__ = ("value", "minutes")
+    def __init__(self, value: str, minutes: int): self.value, self.minutes = value, minutes
+    def __repr__(self): return f"CustomTimeframe({self.value!r})"
+    def __str__(self): return self.value
+    def __eq__(self, other): return isinstance(other, CustomTimeframe) and other.minutes == self.minutes
+    def __hash__(self): return hash(("custom", self.minutes))
+    @property
+    def duration(self) -> pd.Timedelta: return pd.Timedelta(minutes=self.minutes)
+    @property
+    def is_intraday(self) -> bool: return self.minutes < 1440
+
+_CUSTOM_RE = re.compile(r"(?P<unit>[MH])(?P<n>\d{1,4})")
+
+def parse_timeframe(tf) -> Timeframe | CustomTimeframe:
+    "A stored `Timeframe` (M1 … MN1), or a `CustomTimeframe` such as M2, H2, H6, H12 to resample on request."
+    if isinstance(tf, (Timeframe, CustomTimeframe)): return tf
+    if isinstance(tf, str) and tf.upper() in Timeframe.__members__: return Timeframe[tf.upper()]
+    m = _CUSTOM_RE.fullmatch(tf.upper()) if isinstance(tf, str) else None
+    minutes = 0 if m is None else int(m["n"]) * (60 if m["unit"] == "H" else 1)
+    if not minutes or 1440 % minutes or (minutes < 60 and 60 % minutes):
+        raise InvalidTimeframe(f"{tf!r} — timeframes are {', '.join(Timeframe.__members__)}, or a multiple aligned to "
+                               "the FX day such as M2, M10, H2, H3, H6, H8, H12")
+    std = next((t for t in Timeframe if t.minutes == minutes and t.minutes <= 1440), None)
+    return std if std is not None else CustomTimeframe(f"{m['unit']}{int(m['n'])}", minutes)
+
+def resampled_from(tf: Timeframe | CustomTimeframe) -> Timeframe:
+    "The stored timeframe a bar length is built from: itself, or the coarsest stored one dividing it."
+    if isinstance(tf, Timeframe): return tf
+    return max((t for t in Timeframe if t.minutes <= 1440 and tf.minutes % t.minutes == 0), key=lambda t: t.minutes)
 
 # %% ../nbs/00_core.ipynb #55ea54eb
 PRICE_COLUMNS = ["open", "high", "low", "close"]
@@ -476,7 +510,7 @@ def fx_day_close(t) -> pd.Timestamp:
 # %% ../nbs/00_core.ipynb #4b80db9c
 def bar_open(t, timeframe):
     "Open time (UTC) of the `timeframe` bar containing UTC instant(s) `t`."
-    tf = Timeframe.parse(timeframe)
+    tf = parse_timeframe(timeframe)
     if tf.minutes <= 60: return as_utc(t).floor(f"{tf.minutes}min")
     fx = to_fx_clock(t)
     if tf is Timeframe.W1: fx = fx.normalize() - pd.to_timedelta(fx.day_of_week, unit="D")
@@ -490,7 +524,7 @@ def _fx_step(fx, tf: Timeframe, n=1):
 
 def bar_close(t, timeframe):
     "When bar(s) opening at UTC `t` close, nominally (H4 and above on the FX clock, so across DST changes too)."
-    tf = Timeframe.parse(timeframe)
+    tf = parse_timeframe(timeframe)
     if tf.minutes <= 60: return as_utc(t) + tf.duration
     return from_fx_clock(_fx_step(to_fx_clock(t), tf))
 
@@ -519,7 +553,7 @@ def forming_bar(df: pd.DataFrame, timeframe, now, calendar: FxCalendar | None = 
 
 def next_bar_open(t, timeframe, calendar: FxCalendar | None = None) -> pd.Timestamp:
     "When the next `timeframe` bar after the one containing `t` can open: its boundary, or the next market open."
-    tf = Timeframe.parse(timeframe)
+    tf = parse_timeframe(timeframe)
     nxt = bar_close(bar_open(t, tf), tf)
     reopen = next_market_open(nxt, calendar)
     return nxt if reopen == nxt else max(nxt, bar_open(reopen, tf))
@@ -533,7 +567,7 @@ def latest_bar_open(now, timeframe, calendar: FxCalendar | None = None) -> pd.Ti
 # %% ../nbs/00_core.ipynb #143ca6c1
 def bar_grid(start, end, timeframe, calendar: FxCalendar | None = None) -> pd.DatetimeIndex:
     "Open times of every `timeframe` bar with trading in [start, end), UTC."
-    tf, start, end = Timeframe.parse(timeframe), as_utc(start), as_utc(end)
+    tf, start, end = parse_timeframe(timeframe), as_utc(start), as_utc(end)
     first = bar_open(start, tf)
     if end <= first: return pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="time")
     if tf.minutes <= 60: grid = pd.date_range(first, end, freq=tf.duration, inclusive="left")
@@ -559,7 +593,7 @@ def resample_ohlcv(df: pd.DataFrame, timeframe, calendar: FxCalendar | None = No
         raise InvalidBars(f"cannot resample: missing column(s) {missing} — axia bars have {OHLCV_COLUMNS}")
     idx = as_utc(pd.DatetimeIndex(df.index))
     trading = is_market_open(idx, calendar)
-    out = df.set_axis(idx)[trading].groupby(bar_open(idx[trading], timeframe)).agg(_AGG)
+    out = df.set_axis(idx)[trading].groupby(bar_open(idx[trading], parse_timeframe(timeframe))).agg(_AGG)
     out.index.name = "time"
     out.attrs = dict(df.attrs)
     return out.astype(OHLCV_DTYPES)
