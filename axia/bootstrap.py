@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 import pandas as pd
 from .config import Settings, load_settings
-from .core import AxiaError, Clock, FxCalendar, bar_grid, scrub, utc_now
+from .core import Clock, FxCalendar, bar_grid, scrub, utc_now
 from .orders import IKillSwitchRepository, IOrderExecutor, IOrderQueue, IOrderRepository
 from .ports import IOhlcvDataRepository, IOhlcvSource
 from .provider import OhlcvDataProvider, gaps, routes_with_sources

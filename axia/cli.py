@@ -1,4 +1,4 @@
-"""`axia get | collect | info | symbols | warmup | query | orders | kill-switch | chart | stop`: the package from a terminal, for traders and for cron.
+"""`axia get | collect | info | symbols | import | export | warmup | query | orders | kill-switch | chart | detect-clock | stop`: the package from a terminal, for traders and for cron.
 
 Docs: https://axia-dev.github.io/axia/cli.html.md"""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['SYMBOL', 'TIMEFRAME', 'SYMBOLS', 'TIMEFRAMES', 'DAYS', 'WHOLE_DAYS', 'LIMIT', 'PORT', 'INSTANT', 'SOURCES', 'EPILOG',
            'COMMANDS', 'UsageError', 'build_parser', 'header_line', 'cmd_get', 'cmd_collect', 'format_health',
-           'cmd_info', 'cmd_symbols', 'cmd_warmup', 'cmd_query', 'cmd_stop', 'cmd_orders', 'cmd_kill_switch',
-           'cmd_chart', 'main']
+           'cmd_info', 'cmd_symbols', 'cmd_warmup', 'cmd_query', 'cmd_detect_clock', 'cmd_import', 'cmd_export',
+           'cmd_stop', 'cmd_orders', 'cmd_kill_switch', 'cmd_chart', 'main']
 
 # %% ../nbs/70_cli.ipynb #1daecd06
 class UsageError(Exception): "A command line that cannot be run as written (exit status 2)."
@@ -208,6 +208,54 @@ def _add_chart(subs, parents):
     p.add_argument("--host", default="127.0.0.1", metavar="ADDR", help="address to listen on (default 127.0.0.1)")
     _source_option(p, "the live source behind the charts")
 
+def _add_detect_clock(subs, parents):
+    p = _sub(subs, "detect-clock", "Infer the broker's server clock from its bars (MT5).", """
+        Reads the last weeks of H1 bars of SYMBOL from the MetaTrader 5 terminal (or mt5linux bridge) and
+        says which server clock they fit — New York + 7 (GMT+2/+3 with US DST), EU DST (+2/+3), or a fixed
+        GMT+k — from where the weekly closures fall, with a confidence, and whether AXIA_MT5_SERVER_TZ
+        agrees. With too little history it says it cannot tell. Exit status 1 when it cannot tell or the
+        setting disagrees.""", """
+        axia detect-clock EURUSD
+        axia detect-clock USDJPY --weeks 6""", parents)
+    p.add_argument("symbol", type=SYMBOL, metavar="SYMBOL", help="a liquid pair the broker offers, e.g. EURUSD")
+    p.add_argument("--weeks", type=_arg_type(lambda s: _number(s, int, lo=1, hi=52, what="number of weeks"), "weeks"),
+                   default=3, metavar="N", help="weeks of H1 history to read (default 3)")
+
+def _add_import(subs, parents):
+    p = _sub(subs, "import", "Import bars from a CSV or Parquet file into the lake.", """
+        Recognises MetaTrader 5's "Export bars" CSV (server time: give --broker-clock), histdata.com's
+        semicolon CSV (EST without DST), Dukascopy's CSV (UTC) and any CSV or Parquet with a header. Bars
+        in a market closure or off the timeframe's grid are dropped and reported, with the likely cause.
+        Running it again stores nothing twice. Imported bars are real, and say where they came from.""", """
+        axia import EURUSD_H1.csv --symbol EURUSD --timeframe H1 --broker-clock America/New_York+7
+        axia import DAT_ASCII_EURUSD_M1_2017.csv --symbol EURUSD --timeframe M1       # histdata
+        axia import EURUSD_Candlestick_1_Hour_BID.csv --symbol EURUSD --timeframe H1  # Dukascopy""", parents)
+    p.add_argument("file", metavar="FILE", help="CSV or Parquet file of bars")
+    p.add_argument("--symbol", type=SYMBOL, required=True, help="symbol to store them under, e.g. EURUSD")
+    p.add_argument("--timeframe", type=_arg_type(lambda s: __import__("axia.core", fromlist=["Timeframe"]).Timeframe.parse(s).value,
+                                                 "timeframe"), required=True, help="M1 … MN1")
+    p.add_argument("--format", choices=["auto", "mt5", "histdata", "dukascopy", "csv", "parquet"], default="auto")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--tz", metavar="ZONE", help="clock of the file's naive times: UTC, an IANA zone, UTC-5, …")
+    g.add_argument("--broker-clock", metavar="CLOCK", help="an MT5 export's server clock, e.g. America/New_York+7")
+
+def _add_export(subs, parents):
+    p = _sub(subs, "export", "Write a stored series to Parquet, CSV or an MT5-importable CSV.", """
+        The bars of SYMBOL TIMEFRAME in the lake for a range, with their metadata (source, synthetic or
+        real, clock) in the Parquet file or in a .json file beside a CSV. Parquet and CSV hold UTC; an
+        MT5 CSV is written in the broker clock given with --tz.""", """
+        axia export EURUSD H1 --start 2017-05-01 --end 2017-06-01 --format csv -o eurusd_may.csv
+        axia export USDJPY D1 --format parquet -o usdjpy_d1.parquet
+        axia export EURUSD M1 --start 2026-11-01 --format mt5 --tz America/New_York+7 -o EURUSD_M1.csv""", parents)
+    p.add_argument("symbol", type=SYMBOL, metavar="SYMBOL")
+    p.add_argument("timeframe", type=_arg_type(lambda s: __import__("axia.core", fromlist=["Timeframe"]).Timeframe.parse(s).value,
+                                               "timeframe"), metavar="TIMEFRAME")
+    p.add_argument("--start", type=INSTANT, metavar="TIME", help="first bar (default: the first stored)")
+    p.add_argument("--end", type=INSTANT, metavar="TIME", help="end, exclusive (default: after the last stored)")
+    p.add_argument("--format", choices=["parquet", "csv", "mt5"], default="parquet")
+    p.add_argument("--output", "-o", metavar="FILE", required=True)
+    p.add_argument("--tz", metavar="CLOCK", help="mt5 only: the server clock to write times in (default UTC)")
+
 def _add_stop(subs, parents):
     _sub(subs, "stop", "Stop the embedded Redis server of the data directory.", """
         axia starts its own redis-server for a data directory when no AXIA_REDIS_URL is set, and leaves
@@ -226,7 +274,8 @@ EPILOG = """examples:
 Settings come from AXIA_* environment variables or a .env file (AXIA_SYMBOLS, AXIA_REDIS_URL, ...).
 Run 'axia COMMAND --help' for what each command does."""
 
-_ADDERS = [_add_get, _add_collect, _add_info, _add_symbols, _add_warmup, _add_query, _add_orders, _add_chart, _add_stop]
+_ADDERS = [_add_get, _add_collect, _add_info, _add_symbols, _add_warmup, _add_query, _add_orders, _add_chart,
+           _add_detect_clock, _add_import, _add_export, _add_stop]
 
 def build_parser() -> argparse.ArgumentParser:
     "The `axia` argument parser."
@@ -463,6 +512,42 @@ def cmd_query(args, out=sys.stdout, clock=None) -> int:
         with pd.option_context("display.max_rows", 200, "display.width", 200): out.write(df.to_string(index=False) + "\n")
     return 0
 
+def cmd_detect_clock(args, out=sys.stdout, clock=None) -> int:
+    "Infer the broker's server clock from its H1 bars and compare it with the setting."
+    from axia.core import AxiaError
+    from axia.sources.mt5 import Mt5OhlcvSource
+    settings = _settings(args)
+    source = Mt5OhlcvSource.from_settings(settings, clock=clock or _wall())
+    try: guess = source.detect_clock(args.symbol, weeks=args.weeks)
+    finally: source.close()
+    print(f"{args.symbol}: {guess}", file=out)
+    if not guess.known: raise AxiaError(f"cannot tell the server clock from {args.weeks} week(s) of {args.symbol} — try --weeks 6")
+    if not guess.agrees_with(settings.mt5_server_tz):
+        raise AxiaError(f"AXIA_MT5_SERVER_TZ={settings.mt5_server_tz!r} disagrees with the bars, which fit {guess.spec!r}")
+    print(f"AXIA_MT5_SERVER_TZ={settings.mt5_server_tz!r} agrees with the bars", file=out)
+    return 0
+
+def cmd_import(args, out=sys.stdout, clock=None) -> int:
+    "Import a file of bars into the lake (only new or changed bars are written)."
+    from axia.bootstrap import build_lake
+    from axia.ingest import import_file
+    settings = _settings(args)
+    report = import_file(args.file, args.symbol, args.timeframe, build_lake(settings, clock or _wall()), fmt=args.format,
+                         tz=args.tz, broker_clock=args.broker_clock, progress=sys.stderr.isatty(), calendar=settings.calendar)
+    print(report, file=out)
+    return 0
+
+def cmd_export(args, out=sys.stdout, clock=None) -> int:
+    "Write a stored series to a file, with its metadata."
+    from axia.bootstrap import build_lake
+    from axia.ingest import export_series
+    settings = _settings(args)
+    report = export_series(build_lake(settings, clock or _wall()), args.output, args.format, symbol=args.symbol,
+                           timeframe=args.timeframe, start=args.start, end=args.end, tz=args.tz or "UTC",
+                           clock=clock or _wall())
+    print(report, file=out)
+    return 0
+
 def cmd_stop(args, out=sys.stdout, clock=None) -> int:
     "Stop the embedded Redis server of the data directory."
     from axia.tiers.redis import EmbeddedRedis
@@ -504,7 +589,8 @@ def cmd_chart(args, out=sys.stdout, clock=None) -> int:
 
 # %% ../nbs/70_cli.ipynb #ba164ca9
 COMMANDS = {"collect": cmd_collect, "get": cmd_get, "info": cmd_info, "symbols": cmd_symbols, "warmup": cmd_warmup,
-            "query": cmd_query, "orders": cmd_orders, "kill-switch": cmd_kill_switch, "chart": cmd_chart, "stop": cmd_stop}
+            "query": cmd_query, "orders": cmd_orders, "kill-switch": cmd_kill_switch, "chart": cmd_chart,
+            "detect-clock": cmd_detect_clock, "import": cmd_import, "export": cmd_export, "stop": cmd_stop}
 
 def main(argv: list[str] | None = None,  # the arguments (default: the command line)
          clock=None,                     # what "now" is for the command (default: the wall clock)

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 from .core import (AxiaError, Clock, FxCalendar, Timeframe, bar_grid, bar_open, drop_invalid_bars, empty_ohlcv,
-                       fmt_bytes, fx_month, is_synthetic, mark_synthetic, merge_bars, next_bar_open, slice_bars,
-                       trading_offset, utc_now, validate_symbol)
+                       fmt_bytes, fx_month, is_synthetic, mark_synthetic, merge_bars, slice_bars, utc_now,
+                       validate_symbol)
 from .ports import IMaintainable, IOhlcvDataRepository, IOhlcvSource, IRetention, ISeriesCatalog
 
 # %% auto #0

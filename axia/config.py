@@ -6,7 +6,7 @@ Docs: https://axia-dev.github.io/axia/config.html.md"""
 
 # %% ../nbs/01_config.ipynb #9af0145a
 from __future__ import annotations
-import math, os, re
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal

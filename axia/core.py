@@ -160,16 +160,10 @@ def empty_ohlcv() -> pd.DataFrame:
     "A frame with no bars and the full schema."
     return bars_from_arrays(np.zeros(0, np.int64), np.zeros((4, 0)), np.zeros((3, 0), np.int64))
 
-def as_ohlcv(df: pd.DataFrame) -> pd.DataFrame:
-    "Coerce a source's frame to the schema: UTC index named `time`, missing volumes as 0, columns in order."
-    out = df.copy()
-    if "time" in out.columns: out = out.set_index("time")
-    out.index = pd.DatetimeIndex(out.index, name="time")
-    out.index = (out.index.tz_localize("UTC") if out.index.tz is None else out.index.tz_convert("UTC")).as_unit("ns")
-    for c in VOLUME_COLUMNS:
-        if c not in out.columns: out[c] = 0
-    out[VOLUME_COLUMNS] = out[VOLUME_COLUMNS].fillna(0)
-    return out[OHLCV_COLUMNS].astype(OHLCV_DTYPES)
+def as_ohlcv(df: pd.DataFrame, **options) -> pd.DataFrame:
+    "`axia.ingest.as_ohlcv`, the one conversion of a user's or a source's frame to axia bars (importable from core too)."
+    from axia.ingest import as_ohlcv as convert   # ingest builds on core: imported when first used
+    return convert(df, **options)
 
 # %% ../nbs/00_core.ipynb #05db3013
 def mark_synthetic(df: pd.DataFrame, synthetic: bool = True) -> pd.DataFrame:

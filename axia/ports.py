@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar, Hashable, Protocol, runtime_checkable
 import pandas as pd
-from .core import Clock, Timeframe, empty_ohlcv, utc_now
+from .core import Clock, Timeframe, utc_now
 
 # %% auto #0
 __all__ = ['IOhlcvDataRepository', 'IWindowCache', 'ISeriesCatalog', 'IMaintainable', 'IRetention', 'IOhlcvSource']

@@ -6,7 +6,7 @@ Docs: https://axia-dev.github.io/axia/testing.html.md"""
 
 # %% ../nbs/90_testing.ipynb #7353df68
 from __future__ import annotations
-import logging, math, os, time, zlib
+import logging, os, time, zlib
 from collections import namedtuple
 from datetime import datetime
 import numpy as np
@@ -15,7 +15,7 @@ from .core import Timeframe, ServerClock, is_market_open, utc_now
 
 # %% auto #0
 __all__ = ['MT5_ERRORS', 'TerminalInfo', 'SymbolInfo', 'yf_logger', 'price_at', 'server_bar_opens', 'FakeMT5', 'fake_mt5_module',
-           'YFRateLimitError', 'FakeYahoo', 'fake_yf_download']
+           'YFRateLimitError', 'FakeYahoo', 'fake_yf_download', 'package_file', 'real_eurusd_h1']
 
 # %% ../nbs/90_testing.ipynb #fc0f28ac
 def _seed(symbol: str) -> float: return (zlib.crc32(symbol.encode()) % 1000) / 1000
@@ -441,3 +441,22 @@ def _empty_yf():
 def fake_yf_download(**kwargs) -> FakeYahoo:
     "A callable standing in for `yfinance.download` (see `FakeYahoo` for the arguments)."
     return FakeYahoo(**kwargs)
+
+# %% ../nbs/90_testing.ipynb #e6edd116
+def package_file(dist: str, relpath: str):
+    "Path of a data file inside an installed distribution (its package is not imported)."
+    from importlib.metadata import PackageNotFoundError, distribution
+    from pathlib import Path
+    from axia.core import ConfigError
+    try: path = Path(distribution(dist).locate_file(relpath))
+    except PackageNotFoundError:
+        raise ConfigError(f"{dist} is not installed: `pip install -e '.[dev]'` (make setup) brings it") from None
+    if not path.is_file(): raise ConfigError(f"{relpath} not found in {dist}; was the package's layout changed?")
+    return path
+
+def real_eurusd_h1(kind: str = "backtesting"):
+    "Path of real EURUSD H1 bars: 'backtesting' (generic CSV, UTC) or 'dukascopy' (gym-anytrading's Dukascopy CSV)."
+    if kind == "backtesting": return package_file("backtesting", "backtesting/test/EURUSD.csv")
+    if kind == "dukascopy": return package_file("gym-anytrading", "gym_anytrading/datasets/data/FOREX_EURUSD_1H_ASK.csv")
+    from axia.core import ConfigError
+    raise ConfigError(f"{kind!r} — real EURUSD H1 bars are 'backtesting' or 'dukascopy'")

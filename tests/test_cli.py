@@ -9,7 +9,6 @@ from axia.provider import request_window
 from axia.tiers.redis import EmbeddedRedis
 from conftest import AXIA_AT, TEST_NOW, axia_env
 
-pytestmark = pytest.mark.clock
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +32,7 @@ def collected(data_dir):
                 "--backfill-days", "5", data_dir=data_dir, check=0)
 
 
+@pytest.mark.clock
 def test_collect_prints_the_report_and_a_rerun_writes_nothing(collected, data_dir):
     assert "6 tasks, 6 ok, 0 failed" in collected.out and "SYNTHETIC" in collected.out
     again = axia("collect", "--source", "dummy", "--symbols", "USDJPY", "EURUSD", "--timeframes", "M5,H1,D1",
@@ -41,6 +41,7 @@ def test_collect_prints_the_report_and_a_rerun_writes_nothing(collected, data_di
     assert len(list((data_dir / "runs").glob("collect-*.json"))) == 2
 
 
+@pytest.mark.clock
 def test_get_table_csv_and_parquet(collected, data_dir, tmp_path):
     t = axia("get", "USDJPY", "H1", "--days", "2", data_dir=data_dir, check=0)
     head = t.out.splitlines()[0]
@@ -59,6 +60,7 @@ def test_get_table_csv_and_parquet(collected, data_dir, tmp_path):
     assert "route (chart):" in v.out and "memory" in v.out
 
 
+@pytest.mark.clock
 def test_parquet_straight_from_a_source(tmp_path):
     "An answer that comes from a source carries timestamps in its attrs; Parquet output must not choke on them."
     out = tmp_path / "d.parquet"
@@ -67,6 +69,7 @@ def test_parquet_straight_from_a_source(tmp_path):
     EmbeddedRedis(tmp_path / "d").stop()
 
 
+@pytest.mark.clock
 def test_history_by_date_range_and_bar_lengths_on_request(collected, data_dir):
     start = (TEST_NOW - pd.Timedelta(days=4)).floor("D")
     r = axia("get", "USDJPY", "H1", "--start", start.isoformat(), "--end", (start + pd.Timedelta(days=1)).isoformat(),
@@ -78,6 +81,7 @@ def test_history_by_date_range_and_bar_lengths_on_request(collected, data_dir):
     assert "resampled from H1" in h2.out.splitlines()[0]
 
 
+@pytest.mark.clock
 def test_info_shows_every_tier_gaps_and_the_last_run(collected, data_dir):
     r = axia("info", data_dir=data_dir, check=0)
     assert "Redis (embedded): OK" in r.out and "ohlcv:USDJPY:H1" in r.out
@@ -92,6 +96,7 @@ def test_symbols_lists_configured_and_stored(collected, data_dir):
     assert "Configured: USDJPY, EURUSD, EURJPY, GBPUSD, GBPJPY" in r.out and "Stored (6 series)" in r.out
 
 
+@pytest.mark.clock
 def test_warmup_refills_an_emptied_redis(collected, data_dir):
     import redis
     server = EmbeddedRedis(data_dir)
@@ -110,11 +115,13 @@ def test_query_runs_sql_over_the_lake(collected, data_dir):
     assert bad.err.startswith("axia: error: query failed") and bad.err.count("\n") == 1
 
 
+@pytest.mark.clock
 def test_an_unknown_symbol_gets_a_suggestion(collected, data_dir):
     r = axia("get", "usdjpy", "h1", data_dir=data_dir, check=2)
     assert r.err == "axia: error: unknown symbol 'usdjpy' — did you mean USDJPY? (broker symbols are case-sensitive)\n"
 
 
+@pytest.mark.clock
 def test_stop_stops_the_embedded_server(tmp_path):
     d = tmp_path / "s"
     axia("get", "USDJPY", "H1", "--source", "dummy", data_dir=d, check=0)
@@ -153,6 +160,7 @@ def test_bad_arguments_get_one_line_and_a_nonzero_exit(tmp_path, capsys, monkeyp
     assert not (tmp_path / "lake").exists()                              # refused before any I/O
 
 
+@pytest.mark.clock
 def test_an_unreachable_redis_url_degrades_without_the_password(tmp_path):
     env = {"AXIA_REDIS_URL": "redis://default:hunter2secret@127.0.0.1:1/0"}
     c = axia("collect", "--source", "dummy", "--symbols", "USDJPY", "--timeframes", "H1", data_dir=tmp_path, env=env, check=0)
@@ -207,3 +215,34 @@ def test_help_needs_neither_pandas_nor_pydantic():
 def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "axia"
     assert exe.exists() and subprocess.run([str(exe), "--help"], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("server_tz, setting, status", [("Europe/Athens", "Europe/Athens", 0), ("UTC+2", "America/New_York+7", 1)])
+def test_detect_clock_through_the_real_mt5linux_client(tmp_path, server_tz, setting, status):
+    "`axia detect-clock` on a broker bridge (the real mt5linux client, a local rpyc server hosting the MT5 stand-in)."
+    from mt5_support import Bridges
+    with Bridges() as make:
+        b = make(pd.Timestamp("2026-03-18 12:00", tz="UTC"), server_tz=server_tz)    # three weeks around the US and EU changes
+        r = axia("detect-clock", "EURUSD", data_dir=tmp_path, check=status,
+                 env={"AXIA_MT5LINUX_HOST": "127.0.0.1", "AXIA_MT5LINUX_PORT": str(b.port), "AXIA_MT5_SERVER_TZ": setting})
+    assert r.out.startswith("EURUSD: ") and "confidence" in r.out
+    assert ("agrees with the bars" in r.out) if status == 0 else ("disagrees with the bars" in r.err)
+
+
+def test_import_export_real_bars_end_to_end(tmp_path):
+    "Real EURUSD H1 bars (backtesting.py's EURUSD.csv) imported, re-imported, read by date range, exported, read back without axia."
+    from ingest_support import BACKTESTING_EURUSD
+    d = tmp_path / "real"
+    first = axia("import", str(BACKTESTING_EURUSD), "--symbol", "EURUSD", "--timeframe", "H1", data_dir=d, check=0)
+    assert "stored 4,998" in first.out and "market closed" in first.out
+    again = axia("import", str(BACKTESTING_EURUSD), "--symbol", "EURUSD", "--timeframe", "H1", data_dir=d, check=0)
+    assert "stored 0 · already in the lake 4,998" in again.out
+    g = axia("get", "EURUSD", "H1", "--start", "2017-05-01", "--end", "2017-06-01", "--use-case", "analysis", data_dir=d, check=0)
+    head = g.out.splitlines()[0]
+    assert head.startswith("EURUSD H1 · ") and "from s3" in head and "SYNTHETIC" not in head and "STALE" not in head
+    out = tmp_path / "may.csv"
+    axia("export", "EURUSD", "H1", "--start", "2017-05-01", "--end", "2017-06-01", "--format", "csv", "-o", str(out), data_dir=d, check=0)
+    back = pd.read_csv(out, index_col="time", parse_dates=["time"])
+    assert len(back) == int(head.split(" · ")[1].split()[0].replace(",", "")) and back.index.min() >= pd.Timestamp("2017-05-01", tz="UTC")
+    assert json.loads(Path(f"{out}.json").read_text())["synthetic"] is False
+    EmbeddedRedis(d).stop()

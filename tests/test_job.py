@@ -1,6 +1,6 @@
 "The papermill job notebook and `jobs/main_job.py`, run as cron and `make run` run them, on the embedded stack."
 from __future__ import annotations
-import json, os, subprocess, sys
+import json, subprocess, sys
 from pathlib import Path
 import pytest
 from axia.collect import CollectFailed, last_run, run_nightly_notebook

@@ -8,7 +8,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from axia.core import (InvalidRange, InvalidSymbol, InvalidTimeframe, SourceUnavailable, TierUnavailable, as_ohlcv,
-                       bar_grid, bar_open, empty_ohlcv, is_synthetic, mark_synthetic, trading_offset)
+                       bar_grid, bar_open, empty_ohlcv, is_synthetic, trading_offset)
 from axia.ports import IOhlcvDataRepository, IOhlcvSource
 from axia.provider import DEFAULT_ROUTES, OhlcvDataProvider, UnknownUseCase, routes_with_sources, stitch
 from axia.tiers.memory import MemoryOhlcvDataRepository

@@ -11,9 +11,10 @@ from typing import Callable, ClassVar
 from urllib.parse import urlsplit
 import pandas as pd
 from fastcore.basics import patch
-from ..core import (Clock, LookbackExceeded, RateLimited, SourceUnavailable, SymbolNotFound, Timeframe, as_ohlcv, as_utc,
+from ..core import (Clock, LookbackExceeded, RateLimited, SourceUnavailable, SymbolNotFound, Timeframe, as_utc,
                        bar_close, bar_grid, bar_open, empty_ohlcv, forming_bar, resample_ohlcv, safe_text, scrub, utc_now,
                        validate_symbol)
+from ..ingest import as_ohlcv
 from ..ports import IOhlcvSource
 from .common import check_bars, drop_forming
 
