@@ -4,7 +4,6 @@ import logging, os, signal, stat, subprocess, sys, threading, time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import redis
 from pandas.testing import assert_frame_equal
