@@ -139,6 +139,12 @@ class LocalCluster:
         return out.stdout + out.stderr
 
     def start(self) -> "LocalCluster":
+        try: return self._create()
+        except BaseException:
+            self.stop()                                    # a failed start leaves no node behind
+            raise
+
+    def _create(self) -> "LocalCluster":
         for p in self.ports: self._start_node(p)
         for p in self.ports: _wait_port(p)
         nodes = [f"127.0.0.1:{p}" for p in self.ports]
