@@ -49,7 +49,7 @@ def build_redis(settings: Settings, clock: Clock = utc_now) -> tuple[RedisOhlcvD
     client = connect_redis(url, socket_timeout=settings.redis_socket_timeout, connect_timeout=settings.redis_connect_timeout)
     return RedisOhlcvDataRepository(client, retention_hours=settings.retention_hours, ttl_policy=settings.redis_ttl_policy,
                                     ttl_hours=settings.redis_ttl_hours, max_memory_mb=settings.redis_max_memory_mb,
-                                    clock=clock), None
+                                    clock=clock, calendar=settings.calendar), None
 
 def build_memory(settings: Settings, clock: Clock = utc_now) -> MemoryOhlcvDataRepository:
     "L1: the in-process cache, bounded by `settings.l1_max_mb`."
@@ -155,10 +155,11 @@ class OrderStack:
     kill_switch: IKillSwitchRepository
     queue: IOrderQueue
     executor: IOrderExecutor
+    clock: Clock = field(default=utc_now)
 
     def use_case(self) -> "ProcessSqsOrderUseCase":
         from axia.order_path import ProcessSqsOrderUseCase
-        return ProcessSqsOrderUseCase(self.queue, self.orders, self.kill_switch, self.executor)
+        return ProcessSqsOrderUseCase(self.queue, self.orders, self.kill_switch, self.executor, clock=self.clock)
 
 def _order_stores(settings: Settings, clock: Clock):
     if settings.dynamodb_endpoint_url or settings.dynamodb_region:
@@ -193,7 +194,7 @@ def _executor(settings: Settings, provider, clock: Clock):
     from axia.sources.mt5 import Mt5OhlcvSource
     terminal = Mt5OhlcvSource.from_settings(settings)
     terminal.connect()
-    return Mt5OrderExecutor(terminal._mt5, symbol_suffix=settings.mt5_symbol_suffix)
+    return Mt5OrderExecutor(terminal._mt5, symbol_suffix=settings.mt5_symbol_suffix, clock=clock)
 
 def build_order_stack(settings: Settings | None = None,           # default: from the environment
                       provider: OhlcvDataProvider | None = None,  # prices for the paper executor
@@ -203,4 +204,4 @@ def build_order_stack(settings: Settings | None = None,           # default: fro
     "Order repository, kill switch, queue and executor from settings."
     settings = settings or load_settings()
     orders, kill_switch = _order_stores(settings, clock)
-    return OrderStack(orders, kill_switch, _order_queue(settings), _executor(settings, provider, clock))
+    return OrderStack(orders, kill_switch, _order_queue(settings), _executor(settings, provider, clock), clock)

@@ -186,8 +186,10 @@ def _add_orders(subs, parents):
     p = _sub(subs, "orders", "Show the kill switch and the newest orders.", """
         Reads the order tables (DynamoDB, or the embedded store under DATA_DIR).""", """
         axia orders
-        axia orders --limit 50""", parents)
+        axia orders --limit 50
+        axia orders --reconcile 7f3a…                 # an order whose send timed out: filled or not?""", parents)
     p.add_argument("--limit", type=LIMIT, default=20, metavar="N", help="how many orders, 1–100000 (default 20)")
+    p.add_argument("--reconcile", metavar="ORDER_ID", help="settle an UNKNOWN order (a timed-out send) against the terminal's history")
     k = _sub(subs, "kill-switch", "Stop (on) or allow (off) every new order, saying why.", """
         With the switch on, the order path refuses every new order until someone turns it off.""", """
         axia kill-switch on --reason "broker outage"
@@ -552,10 +554,9 @@ def cmd_stop(args, out=sys.stdout, clock=None) -> int:
     "Stop the embedded Redis server of the data directory."
     from axia.tiers.redis import EmbeddedRedis
     settings = _settings(args)
-    server = EmbeddedRedis(settings.data_dir)
-    if not server.is_running(): print(f"axia stop: no embedded Redis is running for {Path(settings.data_dir).resolve()}", file=out); return 0
-    server.stop()
-    print(f"axia stop: stopped the embedded Redis of {Path(settings.data_dir).resolve()}", file=out)
+    where = Path(settings.data_dir).resolve()
+    if EmbeddedRedis(settings.data_dir).stop(): print(f"axia stop: stopped the embedded Redis of {where}", file=out)
+    else: print(f"axia stop: no embedded Redis is running for {where}", file=out)
     return 0
 
 # %% ../nbs/70_cli.ipynb #7fb1dd83
@@ -566,6 +567,14 @@ def _order_stack(settings, clock):
     return dict(orders=stack.orders, kill_switch=stack.kill_switch, report=orders_report, set=set_kill_switch)
 
 def cmd_orders(args, out=sys.stdout, clock=None) -> int:
+    if args.reconcile:
+        from axia.bootstrap import build_order_stack
+        from axia.core import AxiaError, safe_text
+        stack = build_order_stack(_settings(args), clock=clock or _wall())     # the configured executor: MT5 reads history
+        order = stack.use_case().reconcile_order(args.reconcile)
+        if order is None: raise AxiaError(f"no order {safe_text(args.reconcile)!r}")
+        print(safe_text(f"{order.order_id}: {order.status.value}" + (f" — {order.reason}" if order.reason else "")), file=out)
+        return 0
     o = _order_stack(_settings(args), clock)
     print(o["report"](o["orders"], o["kill_switch"], limit=args.limit), file=out)
     return 0
@@ -584,8 +593,7 @@ def cmd_chart(args, out=sys.stdout, clock=None) -> int:
     from axia.app import run_app   # streamlit and plotly load only for this command
     settings = _settings(args)
     os.environ["AXIA_SOURCE"] = settings.source   # the app reads its settings from the environment
-    print(f"axia chart: http://{args.host}:{args.port or 8501}  (Ctrl-C to stop)", file=out, flush=True)
-    return run_app(port=args.port, data_dir=settings.data_dir)
+    return run_app(port=args.port, data_dir=settings.data_dir, host=args.host, out=out)   # checks the port, prints the URL
 
 # %% ../nbs/70_cli.ipynb #ba164ca9
 COMMANDS = {"collect": cmd_collect, "get": cmd_get, "info": cmd_info, "symbols": cmd_symbols, "warmup": cmd_warmup,

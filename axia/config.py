@@ -26,7 +26,7 @@ def _split(v):
     "Accept `a,b,c` strings as well as lists."
     return [s.strip() for s in v.split(",") if s.strip()] if isinstance(v, str) else v
 
-_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 
 def _check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
     "`url` if it parses with one of `schemes`, a host (unless unix://) and a port in range; else `ConfigError`."
@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     # L1 / L2
     retention_hours: int = Field(24, ge=1, description="hours of bars kept in Redis")
     l1_max_mb: int = Field(64, ge=1, description="bound of the in-process cache")
-    redis_url: SecretStr | None = Field(None, description="redis:// or rediss:// URL; None starts an embedded server")
+    redis_url: SecretStr | None = Field(None, description="redis://, rediss://, unix:// or redis+cluster:// URL; None starts an embedded server")
     redis_ttl_policy: Literal["fixed", "ny_close"] = "fixed"
     redis_ttl_hours: int = Field(25, ge=1)
     redis_max_memory_mb: int = Field(256, ge=1)
