@@ -11,11 +11,12 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-from .core import as_utc, OHLCV_DTYPES, InvalidTimeframe, Timeframe, empty_ohlcv, validate_symbol
-from .tiers.s3 import ARROW_SCHEMA, S3OhlcvDataRepository
+from .core import (as_utc, FX_CLOCK_SHIFT, NEW_YORK, OHLCV_DTYPES, InvalidTimeframe, Timeframe, empty_ohlcv,
+                       validate_symbol)
+from .tiers.s3 import ARROW_SCHEMA, LakeLayoutError, S3OhlcvDataRepository
 
 # %% auto #0
-__all__ = ['PARTITION_SCHEMA', 'LAKE_SCHEMA', 'lake_dataset', 'connect', 'query', 'resample']
+__all__ = ['PARTITION_SCHEMA', 'LAKE_SCHEMA', 'lake_dataset', 'LakeConnection', 'connect', 'query', 'resample']
 
 # %% ../nbs/41_analysis.ipynb #986eb01e
 PARTITION_SCHEMA = pa.schema([("symbol", pa.string()), ("timeframe", pa.string()),
@@ -25,6 +26,8 @@ LAKE_SCHEMA = pa.schema(list(ARROW_SCHEMA) + list(PARTITION_SCHEMA))
 def lake_dataset(repo: S3OhlcvDataRepository) -> ds.Dataset:
     "Every bar in the lake as one hive-partitioned dataset (an empty one when nothing is stored yet)."
     base = f"{repo.base}/ohlcv"
+    if repo._layout_state() == "migrating":
+        raise LakeLayoutError(f"lake {repo.root} is being migrated — run `axia lake migrate` to finish it before querying it")
     if repo.fs.get_file_info(base).type == pa.fs.FileType.NotFound:
         return ds.dataset(LAKE_SCHEMA.empty_table())
     return ds.dataset(base, filesystem=repo.fs, format="parquet", schema=LAKE_SCHEMA,
@@ -44,6 +47,33 @@ def _lock(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         con.execute(setting)
     return con
 
+class LakeConnection:
+    "A locked in-memory DuckDB connection whose view `ohlcv` is the lake's current files at every statement."
+    def __init__(self, repo: S3OhlcvDataRepository, con: duckdb.DuckDBPyConnection):
+        self.repo, self.con = repo, con
+
+    def refresh(self) -> None:
+        "List the lake again and point the view at what is there now."
+        self.con.register("axia_lake", lake_dataset(self.repo))
+
+    def execute(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyConnection:
+        "Run one statement on the lake as it is now (the DuckDB connection is returned, as DuckDB does)."
+        self.refresh()
+        try: return self.con.execute(sql, params)
+        except (duckdb.IOException, duckdb.InvalidInputException):   # a file replaced under this statement
+            self.refresh()
+            return self.con.execute(sql, params)
+
+    def sql(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyRelation:
+        "A relation over the lake as it is now."
+        self.refresh()
+        return self.con.sql(sql, params=params)
+
+    def close(self) -> None: self.con.close()
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
+    def __getattr__(self, name): return getattr(self.con, name)   # fetchall, df, description …
+
 def connect(root_or_repo: str | os.PathLike | S3OhlcvDataRepository,  # lake root (dir or `s3://bucket/prefix`) or a repository
             *,
             endpoint_url: str | None = None,  # S3-compatible endpoint when a root is given
@@ -51,35 +81,38 @@ def connect(root_or_repo: str | os.PathLike | S3OhlcvDataRepository,  # lake roo
             access_key: str | None = None,
             secret_key: str | None = None,
             threads: int | None = None,       # DuckDB worker threads (None: DuckDB's default)
-           ) -> duckdb.DuckDBPyConnection:    # in-memory DuckDB with the view `ohlcv`, locked
+           ) -> LakeConnection:               # in-memory DuckDB with the view `ohlcv`, locked
     "A DuckDB connection with the view `ohlcv` over the lake, unable to touch any other file."
     repo = root_or_repo if isinstance(root_or_repo, S3OhlcvDataRepository) else S3OhlcvDataRepository(
         root_or_repo, endpoint_url=endpoint_url, region=region, access_key=access_key, secret_key=secret_key)
     con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
     con.register("axia_lake", lake_dataset(repo))
     con.execute(_VIEW)
-    return _lock(con)
+    return LakeConnection(repo, _lock(con))
 
-def query(con: duckdb.DuckDBPyConnection,  # from `connect`
+def query(con: LakeConnection | duckdb.DuckDBPyConnection,  # from `connect`
           sql: str,                          # any read-only SQL over `ohlcv`
           params: list | dict | None = None, # values for `?` / `$name` placeholders
          ) -> pd.DataFrame:
     "Run `sql` and return the result as a DataFrame."
     return con.execute(sql, params).df()
 
-# %% ../nbs/41_analysis.ipynb #f9f332f9
+# %% ../nbs/41_analysis.ipynb #5a3e40b0
+_ZONE = NEW_YORK.key                                              # 'America/New_York', from axia.core
+_SHIFT = f"INTERVAL {int(FX_CLOCK_SHIFT / pd.Timedelta('1min'))} MINUTE"  # the FX clock's 7 h, from axia.core
+
 def _bucket_sql(tf: Timeframe) -> str:
     "SQL for the open (UTC) of the `tf` bar holding `time`, before the FX-clock round trip."
     if tf.minutes <= 60: return f"time_bucket(INTERVAL '{tf.minutes} minutes', time)"
-    fx = "(timezone('America/New_York', time) + INTERVAL 7 HOUR)"
+    fx = f"(timezone('{_ZONE}', time) + {_SHIFT})"
     return {Timeframe.H4: f"time_bucket(INTERVAL '240 minutes', {fx})", Timeframe.D1: f"date_trunc('day', {fx})",
             Timeframe.W1: f"date_trunc('week', {fx})", Timeframe.MN1: f"date_trunc('month', {fx})"}[tf]
 
 def _open_sql(tf: Timeframe) -> str:
     "SQL turning `bucket` back into a UTC TIMESTAMPTZ (the earlier instant of a repeated New York hour)."
     if tf.minutes <= 60: return "bucket"
-    local, u = "(bucket - INTERVAL 7 HOUR)", "timezone('America/New_York', bucket - INTERVAL 7 HOUR)"
-    return (f"CASE WHEN timezone('America/New_York', {u} - INTERVAL 1 HOUR) = {local} "
+    local, u = f"(bucket - {_SHIFT})", f"timezone('{_ZONE}', bucket - {_SHIFT})"
+    return (f"CASE WHEN timezone('{_ZONE}', {u} - INTERVAL 1 HOUR) = {local} "
             f"THEN {u} - INTERVAL 1 HOUR ELSE {u} END")
 
 _RESAMPLE = """WITH b AS (SELECT {bucket} AS bucket, time, open, high, low, close, tick_volume, spread, real_volume
