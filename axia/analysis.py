@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from .core import (as_utc, FX_CLOCK_SHIFT, NEW_YORK, OHLCV_DTYPES, InvalidTimeframe, Timeframe, empty_ohlcv,
                        validate_symbol)
-from .tiers.s3 import ARROW_SCHEMA, LakeLayoutError, S3OhlcvDataRepository
+from .tiers.s3 import ARROW_SCHEMA, DATA_FILE, LakeLayoutError, S3OhlcvDataRepository
 
 # %% auto #0
 __all__ = ['PARTITION_SCHEMA', 'LAKE_SCHEMA', 'lake_dataset', 'LakeConnection', 'connect', 'query', 'resample']
@@ -23,15 +23,33 @@ PARTITION_SCHEMA = pa.schema([("symbol", pa.string()), ("timeframe", pa.string()
                               ("year", pa.int32()), ("month", pa.int32())])
 LAKE_SCHEMA = pa.schema(list(ARROW_SCHEMA) + list(PARTITION_SCHEMA))
 
-def lake_dataset(repo: S3OhlcvDataRepository) -> ds.Dataset:
-    "Every bar in the lake as one hive-partitioned dataset (an empty one when nothing is stored yet)."
-    base = f"{repo.base}/ohlcv"
+_FORMAT = ds.ParquetFileFormat()
+
+def _fragment(repo: S3OhlcvDataRepository, key: str) -> ds.Fragment:
+    "One partition file as a dataset fragment, its hive values as the partition expression."
+    sym, tf, y, m = (part.split("=", 1)[1] for part in key.split("/")[1:5])
+    expr = ((ds.field("symbol") == sym) & (ds.field("timeframe") == tf) & (ds.field("year") == int(y))
+            & (ds.field("month") == int(m)))
+    return _FORMAT.make_fragment(repo._path(key), filesystem=repo.fs, partition_expression=expr)
+
+def lake_dataset(repo: S3OhlcvDataRepository,  # the lake
+                 cache: dict | None = None,      # {path: (size, mtime, fragment)} kept between calls: unchanged files keep their parsed footers
+                ) -> ds.Dataset:
+    "Every bar in the lake as one hive-partitioned dataset of its current files (an empty one when nothing is stored yet)."
     if repo._layout_state() == "migrating":
         raise LakeLayoutError(f"lake {repo.root} is being migrated — run `axia lake migrate` to finish it before querying it")
-    if repo.fs.get_file_info(base).type == pa.fs.FileType.NotFound:
-        return ds.dataset(LAKE_SCHEMA.empty_table())
-    return ds.dataset(base, filesystem=repo.fs, format="parquet", schema=LAKE_SCHEMA,
-                      partitioning=ds.partitioning(PARTITION_SCHEMA, flavor="hive"))
+    sel = pa.fs.FileSelector(f"{repo.base}/ohlcv", recursive=True, allow_not_found=True)
+    cache = {} if cache is None else cache
+    frags, seen = [], set()
+    for info in repo.fs.get_file_info(sel):
+        if info.type != pa.fs.FileType.File or not info.path.endswith("/" + DATA_FILE): continue
+        key = info.path[len(repo.base) + 1:-len(DATA_FILE) - 1]
+        if key.count("/") != 4 or os.path.basename(key).startswith((".", "_")): continue
+        stamp = (info.size, info.mtime_ns)
+        if (hit := cache.get(info.path)) is None or hit[0] != stamp: cache[info.path] = hit = (stamp, _fragment(repo, key))
+        frags.append(hit[1]); seen.add(info.path)
+    for gone in set(cache) - seen: del cache[gone]
+    return ds.FileSystemDataset(frags, LAKE_SCHEMA, _FORMAT, repo.fs) if frags else ds.dataset(LAKE_SCHEMA.empty_table())
 
 # %% ../nbs/41_analysis.ipynb #6456ab18
 _VIEW = """CREATE VIEW ohlcv AS
@@ -50,18 +68,19 @@ def _lock(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 class LakeConnection:
     "A locked in-memory DuckDB connection whose view `ohlcv` is the lake's current files at every statement."
     def __init__(self, repo: S3OhlcvDataRepository, con: duckdb.DuckDBPyConnection):
-        self.repo, self.con = repo, con
+        self.repo, self.con, self._files = repo, con, {}
 
-    def refresh(self) -> None:
-        "List the lake again and point the view at what is there now."
-        self.con.register("axia_lake", lake_dataset(self.repo))
+    def refresh(self, forget: bool = False) -> None:
+        "List the lake again and point the view at what is there now (`forget`: re-read every footer too)."
+        if forget: self._files.clear()
+        self.con.register("axia_lake", lake_dataset(self.repo, self._files))
 
     def execute(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyConnection:
         "Run one statement on the lake as it is now (the DuckDB connection is returned, as DuckDB does)."
         self.refresh()
         try: return self.con.execute(sql, params)
         except (duckdb.IOException, duckdb.InvalidInputException):   # a file replaced under this statement
-            self.refresh()
+            self.refresh(forget=True)
             return self.con.execute(sql, params)
 
     def sql(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyRelation:

@@ -269,12 +269,13 @@ class _Part:
             self.factor = _unit_factor(self.pf.schema_arrow)
             self.lo = None if start_ns is None else _ceil_div(start_ns, self.factor)   # in the file's unit
             self.hi = None if end_ns is None else _ceil_div(end_ns, self.factor)
-            meta, self.groups = self.pf.metadata, []
+            meta, self.groups, self.inside = self.pf.metadata, [], True
             for i in range(meta.num_row_groups):
                 st = meta.row_group(i).column(0).statistics
-                if st is None or not st.has_min_max or ((self.lo is None or st.max_raw >= self.lo)
-                                                        and (self.hi is None or st.min_raw < self.hi)):
+                if st is None or not st.has_min_max: self.groups.append(i); self.inside = False; continue
+                if (self.lo is None or st.max_raw >= self.lo) and (self.hi is None or st.min_raw < self.hi):
                     self.groups.append(i)
+                    self.inside &= (self.lo is None or st.min_raw >= self.lo) and (self.hi is None or st.max_raw < self.hi)
             self.rows = sum(meta.row_group(i).num_rows for i in self.groups)
             self.synthetic = (self.pf.schema_arrow.metadata or {}).get(SYNTHETIC_KEY) == b"1"
         except (pa.ArrowException, OSError, ValueError, IndexError) as e:
@@ -284,7 +285,8 @@ class _Part:
         "The rows with start <= time < end (decodes only the chosen row groups)."
         try:
             t = self.pf.read_row_groups(self.groups, use_threads=False) if self.groups else self.pf.schema_arrow.empty_table()
-            times = t.column(0).combine_chunks().cast(pa.int64()).to_numpy() if t.num_rows else np.empty(0, "int64")
+            if self.inside or t.num_rows == 0: return t       # every chosen row group lies inside the range
+            times = t.column(0).combine_chunks().cast(pa.int64()).to_numpy()
         except (pa.ArrowException, OSError, ValueError, IndexError) as e:
             raise CorruptPartition(f"{type(e).__name__}: {e}") from e
         i = 0 if self.lo is None else int(np.searchsorted(times, self.lo, "left"))
