@@ -2,7 +2,9 @@
 
 Reads the bars from the Parquet file bench/lake_read.py wrote (the same bars axia stores), writes them into an LMDB
 library, and prints one JSON object: median read time per window, median append time of one day, or (mode `mem`)
-the peak RSS growth of a full read against the frame's size. Not meant to be run by hand.
+the peak RSS growth of a full read against the frame's size. Mode `serve` answers one timed operation per line
+on stdin (`{"op": "read", "start": …, "end": …}`, `{"op": "append_day", "parquet": …, "day": i}`), so the caller can
+interleave ArcticDB's and axia's measurements under the same load. Not meant to be run by hand.
 """
 import json, resource, statistics, sys, time
 import pandas as pd
@@ -43,6 +45,22 @@ def main():
         for _, day in days.groupby(days.index.floor("1D")):
             t0 = time.perf_counter(); lib.append("USDJPY", day); ts.append(time.perf_counter() - t0)
         print(json.dumps({"ms": statistics.median(ts) * 1e3, "n": len(ts)})); return
+    if mode == "serve":
+        days = None
+        for line in sys.stdin:
+            cmd = json.loads(line)
+            if cmd["op"] == "read":
+                rng = (pd.Timestamp(cmd["start"]), pd.Timestamp(cmd["end"]))
+                t0 = time.perf_counter(); rows = len(lib.read("USDJPY", date_range=rng).data); ms = (time.perf_counter() - t0) * 1e3
+                reply = {"ms": ms, "rows": rows}
+            elif cmd["op"] == "append_day":
+                if days is None:
+                    d = pd.read_parquet(cmd["parquet"]).set_index("time"); d.index = d.index.as_unit("ns")
+                    days = [g for _, g in d.groupby(d.index.floor("1D"))]
+                t0 = time.perf_counter(); lib.append("USDJPY", days[cmd["day"]]); reply = {"ms": (time.perf_counter() - t0) * 1e3}
+            else: break
+            print(json.dumps(reply), flush=True)
+        return
     if mode == "mem":
         s, e = spec["range"]
         lib.read("USDJPY", date_range=(pd.Timestamp(s), pd.Timestamp(s) + pd.Timedelta("1D"))).data   # warm up, like axia's side

@@ -4,7 +4,8 @@ Data: 5 years of M1 bars on trading minutes only (~1.87 M rows, a random walk), 
 axia: `S3OhlcvDataRepository.load_ohlcv` on a local lake holding those bars (and a second lake holding the last
 year of them). ArcticDB: the same bars from the same Parquet file, in an LMDB library, run in a second venv
 (ArcticDB 6.x needs pandas < 3, axia's venv has pandas 3) made by `bench/arctic_venv.sh` and driven as a subprocess
-(`bench/arctic_baseline.py`): medians are each measured in their own process on the same machine at the same time.
+(`bench/arctic_baseline.py serve`): each side times its own reads in its own process, the two interleaved read by
+read so that both see the same load (this machine is shared), and the medians are compared.
 
 Figures (`figure: median, baseline, ratio, goal`):
 - read 1 d / 30 d / 365 d / 5 y of M1 ending at the last bar: ratio to ArcticDB <= 1.0 (1 d and 30 d: <= 0.9)
@@ -70,6 +71,23 @@ def arctic(mode: str, parquet: str, lmdb: str, spec) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+class ArcticServer:
+    "ArcticDB in its own venv, answering one timed operation per request (bench/arctic_baseline.py serve)."
+    def __init__(self, parquet: str, lmdb: str):
+        py = subprocess.run(["bash", f"{HERE}/arctic_venv.sh"], capture_output=True, text=True, check=True).stdout.strip()
+        self.proc = subprocess.Popen([py, f"{HERE}/arctic_baseline.py", "serve", parquet, lmdb, "{}"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def call(self, **cmd) -> dict:
+        self.proc.stdin.write(json.dumps(cmd) + "\n"); self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line: raise RuntimeError("arctic_baseline serve died")
+        return json.loads(line)
+
+    def close(self):
+        self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n"); self.proc.stdin.flush(); self.proc.wait(30)
+
+
 def rss() -> int:
     with open("/proc/self/statm") as f: return int(f.read().split()[1]) * resource.getpagesize()
 
@@ -120,15 +138,21 @@ def main():
         arctic("write", parquet, f"{work}/lmdb", {})
         windows = {"1d": 1, "30d": 30, "365d": 365, "5y": 5 * 365 + 2}
         spec = {k: [str(LAST - pd.Timedelta(days=d)), str(LAST), reps if d < 400 else max(5, reps // 2)] for k, d in windows.items()}
-        arc = arctic("read", parquet, f"{work}/lmdb", spec)
+        arc_srv = ArcticServer(parquet, f"{work}/lmdb")
         repo5, repo1 = S3OhlcvDataRepository(root5), S3OhlcvDataRepository(root1)
-        ms, rows = {}, {}
+        ms, rows, arc = {}, {}, {}
         for k, d in windows.items():
             s, e = LAST - pd.Timedelta(days=d), LAST
             got = repo5.load_ohlcv("USDJPY", "M1", start_date=s, end_date=e)
-            assert len(got) == arc[k]["rows"], (k, len(got), arc[k]["rows"])
+            a0 = arc_srv.call(op="read", start=str(s), end=str(e))
+            assert len(got) == a0["rows"], (k, len(got), a0["rows"])
             rows[k] = len(got)
-            ms[k] = median_ms(lambda: repo5.load_ohlcv("USDJPY", "M1", start_date=s, end_date=e), spec[k][2])
+            mine, theirs = [], []
+            for _ in range(spec[k][2]):            # interleaved: both see the same load
+                t0 = time.perf_counter(); repo5.load_ohlcv("USDJPY", "M1", start_date=s, end_date=e)
+                mine.append((time.perf_counter() - t0) * 1e3)
+                theirs.append(arc_srv.call(op="read", start=str(s), end=str(e))["ms"])
+            ms[k], arc[k] = statistics.median(mine), {"ms": statistics.median(theirs)}
             figure(f"read {k} M1 ({rows[k]:,} rows) vs ArcticDB LMDB", ms[k], arc[k]["ms"], 0.9 if d <= 30 else 1.0)
         # cost per row from the two long windows; fixed cost = the 1-day read less its rows at that cost
         per_row = lambda m: (m["5y"] - m["365d"]) / (rows["5y"] - rows["365d"])
@@ -149,12 +173,13 @@ def main():
         # incremental days: the week after the data, one day per save, in both stores
         after = five_years_after(df)
         after.reset_index().to_parquet(f"{work}/after.parquet")
-        app = arctic("append", f"{work}/after.parquet", f"{work}/lmdb", {})
-        ts = []
-        for _, day in after.groupby(after.index.floor("1D")):
+        ts, ats = [], []
+        for i, (_, day) in enumerate(after.groupby(after.index.floor("1D"))):
             t0 = time.perf_counter(); repo5.save_ohlcv_data("USDJPY", "M1", day); ts.append(time.perf_counter() - t0)
+            ats.append(arc_srv.call(op="append_day", parquet=f"{work}/after.parquet", day=i)["ms"])
+        arc_srv.close()
         figure(f"save one new day into the 5-year lake vs ArcticDB append ({len(ts)} days)", statistics.median(ts) * 1e3,
-               app["ms"], 1.5)
+               statistics.median(ats), 1.5)
         duckdb_figure(repo5, reps)
         if not args.skip_s3: s3_protocol_figure(df, reps)
     finally:

@@ -101,8 +101,8 @@ def test_reads_only_the_partitions_of_the_range(store, monkeypatch):
     repo = store.repo(clock=lambda: pd.Timestamp("2026-11-20", tz="UTC"))
     repo.save_ohlcv_data("USDJPY", "M1", bars("2026-06-01", "2026-11-20"))
     opened = []
-    real = repo._fetch
-    monkeypatch.setattr(repo, "_fetch", lambda key, *a, **k: opened.append(key) or real(key, *a, **k))
+    real = repo._open
+    monkeypatch.setattr(repo, "_open", lambda key, *a, **k: opened.append(key) or real(key, *a, **k))
     window = repo.load_ohlcv("USDJPY", "M1", start_date="2026-09-20", end_date="2026-10-20")
     assert [k.rsplit("/", 1)[1] for k in opened] == ["month=9", "month=10"]
     assert window.index[0] >= pd.Timestamp("2026-09-20", tz="UTC") and window.index[-1] < pd.Timestamp("2026-10-20", tz="UTC")
@@ -540,3 +540,20 @@ def test_concurrent_s3_writer_processes_lose_nothing(s3_bucket, moto_server):
     got = S3OhlcvDataRepository(s3_bucket, endpoint_url=moto_server).load_ohlcv("USDJPY", "M1")
     assert_frame_equal(got, expected, check_freq=False)
     print("conflicts retried:", [o.strip() for o in outs])
+
+
+def test_athena_ddl_follows_the_contract():
+    from axia.tiers.s3 import athena_ddl
+    ddl = athena_ddl("s3://bucket/axia/")
+    for col in ["`time` timestamp", "`open` double", "`close` double", "`tick_volume` bigint", "`real_volume` bigint"]:
+        assert col in ddl
+    assert "PARTITIONED BY (`symbol` string, `timeframe` string, `year` int, `month` int)" in ddl
+    assert "LOCATION 's3://bucket/axia/ohlcv/'" in ddl and "'projection.symbol.type' = 'injected'" in ddl
+    assert "'projection.timeframe.values' = 'M1,M5,M15,M30,H1,H4,D1,W1,MN1'" in ddl
+    assert ("'storage.location.template' = 's3://bucket/axia/ohlcv/symbol=${symbol}/timeframe=${timeframe}/year=${year}/month=${month}/'"
+            in ddl)
+    assert "'projection.symbol.values' = 'USDJPY,EURUSD.pro'" in athena_ddl("s3://b12/x", symbols=["USDJPY", "EURUSD.pro"])
+    with pytest.raises(ConfigError):
+        athena_ddl("/local/lake")
+    with pytest.raises(InvalidSymbol):
+        athena_ddl("s3://b12/x", symbols=["a'b"])

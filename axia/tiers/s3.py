@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'DATA_FILE', 'LAYOUT_FILE', 'LAYOUT_VERSION', 'LAYOUT', 'SYNTHETIC_KEY', 'ARROW_SCHEMA', 'ROW_GROUP_SIZE',
            'MAX_COMMIT_TRIES', 'LakeLayoutError', 'CorruptPartition', 'series_prefix', 'partition_key',
-           'lake_filesystem', 'S3OhlcvDataRepository', 'migrate_lake']
+           'lake_filesystem', 'S3OhlcvDataRepository', 'migrate_lake', 'athena_ddl']
 
 # %% ../../nbs/13_tiers.s3.ipynb #e47f52c1
 DATA_FILE = "data.parquet"
@@ -90,7 +90,8 @@ ARROW_SCHEMA = pa.schema([("time", pa.timestamp("us", tz="UTC"))] +
                          [(c, pa.float64()) for c in PRICE_COLUMNS] + [(c, pa.int64()) for c in VOLUME_COLUMNS])
 _NS_SCHEMA = ARROW_SCHEMA.set(0, pa.field("time", pa.timestamp("ns", tz="UTC")))   # layout 1
 ROW_GROUP_SIZE = 10_080
-_WRITE_OPTIONS = dict(compression="lz4", row_group_size=ROW_GROUP_SIZE, write_statistics=True,
+_WRITE_OPTIONS = dict(compression={**{c: "none" for c in PRICE_COLUMNS}, **{c: "lz4" for c in ["time"] + VOLUME_COLUMNS}},
+                      row_group_size=ROW_GROUP_SIZE, write_statistics=True,
                       use_dictionary=["tick_volume", "spread", "real_volume"],
                       column_encoding={"time": "DELTA_BINARY_PACKED"}, coerce_timestamps="us")
 
@@ -261,11 +262,11 @@ def _unit_factor(schema: pa.Schema) -> int:
 def _ceil_div(x: int, k: int) -> int: return -(-x // k)
 
 class _Part:
-    "One fetched partition file: footer parsed, row groups for [start, end) chosen."
-    def __init__(self, key: str, buf: pa.Buffer, start_ns: int | None, end_ns: int | None):
+    "One partition file (its bytes, or an open local file): footer parsed, row groups for [start, end) chosen."
+    def __init__(self, key: str, src: pa.Buffer | pa.NativeFile, start_ns: int | None, end_ns: int | None):
         self.key = key
         try:
-            self.pf = pq.ParquetFile(pa.BufferReader(buf))
+            self.pf = pq.ParquetFile(pa.BufferReader(src) if isinstance(src, pa.Buffer) else src)
             self.factor = _unit_factor(self.pf.schema_arrow)
             self.lo = None if start_ns is None else _ceil_div(start_ns, self.factor)   # in the file's unit
             self.hi = None if end_ns is None else _ceil_div(end_ns, self.factor)
@@ -310,12 +311,21 @@ def _corrupt(self: S3OhlcvDataRepository, key: str, e: Exception, found: list[st
     log.warning("corrupt lake partition %s: %s", self._path(key), e)
 
 @patch
+def _open(self: S3OhlcvDataRepository, key: str) -> pa.NativeFile | pa.Buffer | None:
+    "A local partition as an open file (read lazily: footer now, column chunks when decoded); on S3 its bytes in one GET."
+    if not self.is_local: return self._fetch(key)
+    try: f = self.fs.open_input_file(self._path(key))
+    except FileNotFoundError: return None
+    self.stats["partitions_read"] += 1; self.stats["bytes_read"] += f.size()
+    return f
+
+@patch
 def _parts(self: S3OhlcvDataRepository, keys: list[str], start_ns, end_ns, corrupt: list[str]) -> list[_Part]:
-    "Fetch and open the partitions of `keys` (missing ones skipped, corrupt ones recorded)."
+    "Open the partitions of `keys` (missing ones skipped, corrupt ones recorded)."
     out = []
     for k in keys:
-        if (buf := self._fetch(k)) is None: continue
-        try: out.append(_Part(k, buf, start_ns, end_ns))
+        if (src := self._open(k)) is None: continue
+        try: out.append(_Part(k, src, start_ns, end_ns))
         except CorruptPartition as e: self._corrupt(k, e, corrupt)
     return out
 
@@ -346,6 +356,7 @@ def _frame(parts: list[_Part], corrupt: list[str], on_corrupt) -> pd.DataFrame:
         for i, c in enumerate(VOLUME_COLUMNS): _into(volumes[i, n:n + m], t.column(c))
         n, synthetic = n + m, synthetic or p.synthetic
         del t
+        p.pf = None                          # close a local file, free an S3 object's bytes
     if n == 0: return mark_synthetic(empty_ohlcv(), False)
     idx = pd.DatetimeIndex(times[:n], dtype=pd.DatetimeTZDtype("ns", "UTC"), copy=False, name="time")
     df = pd.concat([pd.DataFrame(prices[:, :n].T, index=idx, columns=PRICE_COLUMNS, copy=False),
@@ -661,3 +672,32 @@ def migrate_lake(root_or_repo: str | os.PathLike | S3OhlcvDataRepository,  # lak
     repo._write_marker()
     repo._layout_ok = False
     return report
+
+# %% ../../nbs/13_tiers.s3.ipynb #c4ef2960
+_ATHENA_TYPES = {pa.float64(): "double", pa.int64(): "bigint", pa.timestamp("us", tz="UTC"): "timestamp"}
+
+def athena_ddl(location: str,                    # the lake root, `s3://bucket/prefix`
+               table: str = "axia_ohlcv",        # table name (database-qualified if you like)
+               symbols: list[str] | None = None, # None: `symbol` is injected (queries name it); else an enum
+               years: tuple[int, int] = (2000, 2099),
+              ) -> str:                          # one `CREATE EXTERNAL TABLE` statement
+    "Athena / Glue DDL for an S3 lake, with partition projection."
+    if not location.startswith("s3://"): raise ConfigError("athena_ddl needs an s3://bucket/prefix location")
+    loc = location.rstrip("/") + "/ohlcv"
+    cols = ",\n  ".join(f"`{f.name}` {_ATHENA_TYPES[f.type]}" for f in ARROW_SCHEMA)
+    sym = (f"'projection.symbol.type' = 'enum', 'projection.symbol.values' = '{','.join(validate_symbol(x) for x in symbols)}'"
+           if symbols else "'projection.symbol.type' = 'injected'")
+    return f"""CREATE EXTERNAL TABLE IF NOT EXISTS {table} (
+  {cols}
+)
+PARTITIONED BY (`symbol` string, `timeframe` string, `year` int, `month` int)
+STORED AS PARQUET
+LOCATION '{loc}/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  {sym},
+  'projection.timeframe.type' = 'enum', 'projection.timeframe.values' = '{",".join(t.storage_name for t in Timeframe)}',
+  'projection.year.type' = 'integer', 'projection.year.range' = '{years[0]},{years[1]}',
+  'projection.month.type' = 'integer', 'projection.month.range' = '1,12',
+  'storage.location.template' = '{loc}/symbol=${{symbol}}/timeframe=${{timeframe}}/year=${{year}}/month=${{month}}/'
+)"""
