@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.axia-installed
 
-.PHONY: setup run test lint check-nbdev nbtest pytest bench readme docs clean
+.PHONY: setup system-deps run test lint check-nbdev nbtest pytest pytest-unclocked clock-matrix bench readme docs stop clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "axia needs Python 3.11 or newer"'
@@ -19,7 +19,10 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python jobs/main_job.py
 
-test: lint check-nbdev nbtest pytest
+test: system-deps lint check-nbdev nbtest pytest-unclocked clock-matrix
+
+system-deps:
+	bash tools/install_system_deps.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check axia tests bench jobs tools
@@ -33,6 +36,12 @@ nbtest: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
+pytest-unclocked: $(STAMP)            # `make test`: the tests marked `clock` run in the matrix instead
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not clock"
+
+clock-matrix: $(STAMP)
+	bash tools/clock_matrix.sh
+
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
@@ -42,5 +51,8 @@ docs: $(STAMP)
 readme: $(STAMP)
 	$(BIN)/python tools/render_readme.py
 
-clean:
+stop:
+	-test -x $(BIN)/axia && $(BIN)/axia --data-dir .axia stop
+
+clean: stop
 	rm -rf $(VENV) .axia _docs _proc .pytest_cache

@@ -8,13 +8,14 @@ Docs: https://axia-dev.github.io/axia/bootstrap.html.md"""
 from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 import pandas as pd
-from .config import Settings
-from .core import AxiaError
+from .config import Settings, load_settings
+from .core import Clock, FxCalendar, bar_grid, scrub, utc_now
 from .orders import IKillSwitchRepository, IOrderExecutor, IOrderQueue, IOrderRepository
 from .ports import IOhlcvDataRepository, IOhlcvSource
-from .provider import OhlcvDataProvider, routes_with_sources
+from .provider import OhlcvDataProvider, gaps, routes_with_sources
 from .tiers.memory import MemoryOhlcvDataRepository
 from .tiers.redis import RedisOhlcvDataRepository, connect_redis, embedded_redis_url
 from .tiers.s3 import S3OhlcvDataRepository
@@ -25,42 +26,45 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'build_lake', 'build_redis', 'build_memory', 'build_sources', 'Stack', 'build_stack', 'build_provider',
-           'tier_health', 'OrderStack', 'latest_price_fn', 'build_order_stack']
+           'series_gaps', 'tier_health', 'OrderStack', 'latest_price_fn', 'build_order_stack']
 
 # %% ../nbs/60_bootstrap.ipynb #1c6d1216
 def _secret(v): return v.get_secret_value() if v is not None else None
 
-def build_lake(settings: Settings) -> S3OhlcvDataRepository:
+def build_lake(settings: Settings, clock: Clock = utc_now) -> S3OhlcvDataRepository:
     "L4: the Parquet lake at `settings.lake` (a directory or `s3://bucket/prefix`)."
     return S3OhlcvDataRepository(settings.lake, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
                                  access_key=_secret(settings.aws_access_key_id),
-                                 secret_key=_secret(settings.aws_secret_access_key))
+                                 secret_key=_secret(settings.aws_secret_access_key), clock=clock)
 
-def build_redis(settings: Settings) -> RedisOhlcvDataRepository | None:
-    "L2: Redis at `settings.redis_url`, or the embedded server; None (logged) when the embedded one cannot start."
+def build_redis(settings: Settings, clock: Clock = utc_now) -> tuple[RedisOhlcvDataRepository | None, str | None]:
+    "L2: (Redis at `settings.redis_url` or the embedded server, None) — or (None, why) when it cannot be had."
     if settings.redis_url is not None: url = settings.redis_url.get_secret_value()
     else:
         try: url = embedded_redis_url(settings.data_dir, max_memory_mb=settings.redis_max_memory_mb)
-        except (AxiaError, OSError, RuntimeError) as e:
-            log.warning("embedded Redis did not start (%s); running without L2", e)
-            return None
+        except Exception as e:      # a missing binary, a server that will not start or hangs: run without L2
+            why = f"the embedded Redis server could not start: {scrub(e, settings.secrets()).splitlines()[0]}"
+            log.warning("%s; running without Redis", why)
+            return None, why
     client = connect_redis(url, socket_timeout=settings.redis_socket_timeout, connect_timeout=settings.redis_connect_timeout)
     return RedisOhlcvDataRepository(client, retention_hours=settings.retention_hours, ttl_policy=settings.redis_ttl_policy,
-                                    ttl_hours=settings.redis_ttl_hours, max_memory_mb=settings.redis_max_memory_mb)
+                                    ttl_hours=settings.redis_ttl_hours, max_memory_mb=settings.redis_max_memory_mb,
+                                    clock=clock), None
 
-def build_memory(settings: Settings) -> MemoryOhlcvDataRepository:
+def build_memory(settings: Settings, clock: Clock = utc_now) -> MemoryOhlcvDataRepository:
     "L1: the in-process cache, bounded by `settings.l1_max_mb`."
-    return MemoryOhlcvDataRepository(max_bytes=settings.l1_max_mb * 2**20)
+    return MemoryOhlcvDataRepository(max_bytes=settings.l1_max_mb * 2**20, clock=clock)
 
 # %% ../nbs/60_bootstrap.ipynb #3552f680
-def build_sources(settings: Settings, source: str | None = None) -> dict[str, IOhlcvSource]:
+def build_sources(settings: Settings, source: str | None = None, clock: Clock = utc_now) -> dict[str, IOhlcvSource]:
     "Sources by step name: {'dummy'} when asked for by name, else {'mt5', 'yfinance'} (imported lazily)."
     if (source or settings.source) == "dummy":
         from axia.sources.dummy import DummyOhlcvSource
-        return {"dummy": DummyOhlcvSource()}
+        return {"dummy": DummyOhlcvSource(clock=clock)}
     from axia.sources.mt5 import Mt5OhlcvSource
     from axia.sources.yfinance import YFinanceOhlcvSource
-    return {"mt5": Mt5OhlcvSource.from_settings(settings), "yfinance": YFinanceOhlcvSource.from_settings(settings)}
+    return {"mt5": Mt5OhlcvSource.from_settings(settings, clock=clock),
+            "yfinance": YFinanceOhlcvSource.from_settings(settings, clock=clock)}
 
 # %% ../nbs/60_bootstrap.ipynb #dbc6c388
 @dataclass
@@ -73,6 +77,9 @@ class Stack:
     sources: dict[str, IOhlcvSource]
     provider: OhlcvDataProvider
     source_name: str = field(default="mt5")
+    clock: Clock = field(default=utc_now)           # the one clock every part was given
+    calendar: FxCalendar | None = None              # the market calendar every part was given
+    redis_error: str | None = None                  # why there is no Redis (the stack runs without L2)
 
     @property
     def source(self) -> IOhlcvSource:
@@ -83,32 +90,60 @@ class Stack:
     def tiers(self) -> dict[str, IOhlcvDataRepository]:
         return {k: v for k, v in [("memory", self.memory), ("redis", self.redis), ("s3", self.lake)] if v is not None}
 
-def build_stack(settings: Settings | None = None,  # default: `Settings()` from the environment and `.env`
+def build_stack(settings: Settings | None = None,  # default: `load_settings()` from the environment and `.env`
                 source: str | None = None,         # override `settings.source` ("mt5", "yfinance", "dummy")
+                *,
+                clock: Clock = utc_now,            # what "now" is, for every part (the wall clock by default)
                ) -> Stack:
-    "Tiers, sources and the provider, built from settings."
-    settings = settings or Settings()
+    "Tiers, sources and the provider, built from settings, all on one clock and one market calendar."
+    settings = settings or load_settings()
     if source: settings = settings.model_copy(update={"source": source})
-    sources = build_sources(settings)
-    lake, redis, memory = build_lake(settings), build_redis(settings), build_memory(settings)
+    calendar = settings.calendar
+    sources = build_sources(settings, clock=clock)
+    lake, (redis, redis_error), memory = build_lake(settings, clock), build_redis(settings, clock), build_memory(settings, clock)
     tiers = {k: v for k, v in [("memory", memory), ("redis", redis), ("s3", lake)] if v is not None}
     routes = routes_with_sources(list(sources)) if "dummy" in sources else None
-    provider = OhlcvDataProvider(tiers, sources, routes, retention=pd.Timedelta(hours=settings.retention_hours))
-    return Stack(settings, lake, redis, memory, sources, provider, source_name=settings.source)
+    provider = OhlcvDataProvider(tiers, sources, routes, clock=clock, calendar=calendar)
+    return Stack(settings, lake, redis, memory, sources, provider, source_name=settings.source, clock=clock,
+                 calendar=calendar, redis_error=redis_error)
 
-def build_provider(settings: Settings | None = None) -> OhlcvDataProvider:
+def build_provider(settings: Settings | None = None, *, clock: Clock = utc_now) -> OhlcvDataProvider:
     "The `OhlcvDataProvider` for `settings` (default: from the environment)."
-    return build_stack(settings).provider
+    return build_stack(settings, clock=clock).provider
 
 # %% ../nbs/60_bootstrap.ipynb #48204f65
-def tier_health(stack: Stack) -> dict:
-    "Redis keys, memory and TTLs; lake coverage; provider statistics. A tier that fails reports why."
-    health = {"settings": {"data_dir": str(stack.settings.data_dir), "lake": stack.settings.lake,
-                           "redis": stack.settings.redis_url_redacted or "embedded", "source": stack.source_name}}
-    try: health["redis"] = stack.redis.get_info() if stack.redis else {"status": "unavailable", "reason": "not started"}
-    except AxiaError as e: health["redis"] = {"status": "unavailable", "reason": str(e)}
-    try: health["lake"] = stack.lake.coverage().to_dict("records")
-    except (AxiaError, OSError) as e: health["lake"] = {"status": "unavailable", "reason": str(e)}
+def series_gaps(lake, symbol: str, timeframe: str, calendar: FxCalendar | None = None) -> list[tuple]:
+    "Gaps (first missing, last missing, bars) between the first and last stored bar of one series."
+    idx = lake.read(symbol, timeframe).index
+    if not len(idx): return []
+    return gaps(idx, bar_grid(idx[0], idx[-1] + pd.Timedelta(1, "ns"), timeframe, calendar))
+
+def _lake_health(stack: Stack, with_gaps: bool) -> dict:
+    lake = stack.lake
+    try: cov = lake.coverage()
+    except Exception as e: return dict(status="UNREACHABLE", root=str(lake.root), error=scrub(e, stack.settings.secrets()))
+    out = dict(status="OK", root=str(lake.root), series=len(cov), bytes=int(cov["bytes"].sum()) if len(cov) else 0,
+               bars=int(cov["bars"].sum()) if len(cov) else 0, coverage=cov, gaps={},
+               corrupt_partitions=int(lake.stats.get("corrupt_partitions", 0)))
+    if with_gaps and len(cov):
+        out["gaps"] = {(s, tf): series_gaps(lake, s, tf, stack.calendar) for s, tf in zip(cov.symbol, cov.timeframe)}
+        cov["missing"] = [sum(g[2] for g in out["gaps"][k]) for k in zip(cov.symbol, cov.timeframe)]
+    if out["corrupt_partitions"]: out["status"] = "CORRUPT"
+    return out
+
+def tier_health(stack: Stack, gaps: bool = True) -> dict:
+    "Redis, the lake (with gaps and corruption), the last collection run and the provider's statistics."
+    from axia.collect import last_run
+    s = stack.settings
+    health = {"data_dir": str(s.data_dir), "lake_uri": s.lake, "redis_url": s.redis_url_redacted or "embedded",
+              "source": stack.source_name}
+    if stack.redis is None: health["redis"] = {"status": "UNAVAILABLE", "reason": stack.redis_error or "not configured"}
+    else:
+        try: health["redis"] = {**stack.redis.get_info()}
+        except Exception as e: health["redis"] = {"status": "UNAVAILABLE", "reason": scrub(e, s.secrets())}
+    health["lake"] = _lake_health(stack, gaps)
+    try: health["last_run"] = last_run(Path(s.data_dir) / "runs")
+    except Exception as e: health["last_run"] = None; health["last_run_error"] = scrub(e)
     health["provider"] = stack.provider.get_stats()
     return health
 
@@ -125,15 +160,16 @@ class OrderStack:
         from axia.order_path import ProcessSqsOrderUseCase
         return ProcessSqsOrderUseCase(self.queue, self.orders, self.kill_switch, self.executor)
 
-def _order_stores(settings: Settings):
+def _order_stores(settings: Settings, clock: Clock):
     if settings.dynamodb_endpoint_url or settings.dynamodb_region:
         from axia.tiers.dynamodb import DynamoDBKillSwitchRepository, DynamoDBOrderRepository, create_tables, dynamodb_client
         client = dynamodb_client(settings.dynamodb_endpoint_url, settings.dynamodb_region)
         create_tables(client, settings.dynamodb_table_prefix)
-        return (DynamoDBOrderRepository(settings.dynamodb_table_prefix, client=client),
-                DynamoDBKillSwitchRepository(settings.dynamodb_table_prefix, client=client))
+        return (DynamoDBOrderRepository(settings.dynamodb_table_prefix, client=client, clock=clock),
+                DynamoDBKillSwitchRepository(settings.dynamodb_table_prefix, client=client, clock=clock))
     from axia.tiers.sqlite import SqliteKillSwitchRepository, SqliteOrderRepository
-    return SqliteOrderRepository.in_data_dir(settings.data_dir), SqliteKillSwitchRepository.in_data_dir(settings.data_dir)
+    return (SqliteOrderRepository.in_data_dir(settings.data_dir, clock=clock),
+            SqliteKillSwitchRepository.in_data_dir(settings.data_dir, clock=clock))
 
 def _order_queue(settings: Settings):
     if settings.sqs_queue_url:
@@ -142,18 +178,18 @@ def _order_queue(settings: Settings):
     from axia.tiers.sqlite import SqliteOrderQueue
     return SqliteOrderQueue.in_data_dir(settings.data_dir)
 
-def latest_price_fn(settings: Settings, provider: OhlcvDataProvider | None = None):
-    "`symbol -> last close` through the provider's trading route (built on first use)."
-    box = {"provider": provider}
+def latest_price_fn(settings: Settings, provider: OhlcvDataProvider | None = None, clock: Clock = utc_now):
+    "`symbol -> last close` through the provider's trading route (built on first use); synthetic only on a dummy stack."
+    box, source = {"provider": provider}, "dummy" if settings.source == "dummy" else None
     def price(symbol: str) -> float:
-        if box["provider"] is None: box["provider"] = build_provider(settings)
-        df, _ = box["provider"].get_data(symbol, "M1", period_days=1, use_case="trading")
+        if box["provider"] is None: box["provider"] = build_provider(settings, clock=clock)
+        df, _ = box["provider"].get_data(symbol, "M1", period_days=1, use_case="trading", source=source)
         return float(df.close.iloc[-1])
     return price
 
-def _executor(settings: Settings, provider):
+def _executor(settings: Settings, provider, clock: Clock):
     from axia.order_path import Mt5OrderExecutor, PaperOrderExecutor
-    if settings.order_executor == "paper": return PaperOrderExecutor(latest_price_fn(settings, provider))
+    if settings.order_executor == "paper": return PaperOrderExecutor(latest_price_fn(settings, provider, clock))
     from axia.sources.mt5 import Mt5OhlcvSource
     terminal = Mt5OhlcvSource.from_settings(settings)
     terminal.connect()
@@ -161,8 +197,10 @@ def _executor(settings: Settings, provider):
 
 def build_order_stack(settings: Settings | None = None,           # default: from the environment
                       provider: OhlcvDataProvider | None = None,  # prices for the paper executor
+                      *,
+                      clock: Clock = utc_now,                     # what "now" is for the order path
                      ) -> OrderStack:
     "Order repository, kill switch, queue and executor from settings."
-    settings = settings or Settings()
-    orders, kill_switch = _order_stores(settings)
-    return OrderStack(orders, kill_switch, _order_queue(settings), _executor(settings, provider))
+    settings = settings or load_settings()
+    orders, kill_switch = _order_stores(settings, clock)
+    return OrderStack(orders, kill_switch, _order_queue(settings), _executor(settings, provider, clock))

@@ -1,4 +1,4 @@
-"""`axia collect | get | info | warmup | query | orders | kill-switch`: the package from a terminal, for traders and for cron.
+"""`axia get | collect | info | symbols | import | export | warmup | query | orders | kill-switch | chart | detect-clock | stop`: the package from a terminal, for traders and for cron.
 
 Docs: https://axia-dev.github.io/axia/cli.html.md"""
 
@@ -6,38 +6,31 @@ Docs: https://axia-dev.github.io/axia/cli.html.md"""
 
 # %% ../nbs/70_cli.ipynb #7e242309
 from __future__ import annotations
-import argparse, json, logging, os, re, sys, textwrap
+import argparse, logging, os, re, sys, textwrap
 from pathlib import Path
-import pandas as pd
-from .core import AxiaError, Timeframe, bar_grid, utc_now, validate_symbol
-from .config import Settings
 
 # %% auto #0
-__all__ = ['SYMBOL', 'TIMEFRAME', 'SYMBOLS', 'TIMEFRAMES', 'DAYS', 'WHOLE_DAYS', 'SOURCES', 'EPILOG', 'COMMANDS', 'UsageError',
-           'scrub', 'build_parser', 'load_settings', 'build_cli_stack', 'cmd_collect', 'cmd_get', 'missing_bars',
-           'collect_health', 'format_health', 'cmd_info', 'cmd_warmup', 'cmd_query', 'cmd_orders', 'cmd_kill_switch',
-           'cmd_chart', 'main']
+__all__ = ['SYMBOL', 'TIMEFRAME', 'SYMBOLS', 'TIMEFRAMES', 'DAYS', 'WHOLE_DAYS', 'LIMIT', 'PORT', 'INSTANT', 'SOURCES', 'EPILOG',
+           'COMMANDS', 'UsageError', 'build_parser', 'header_line', 'cmd_get', 'cmd_collect', 'format_health',
+           'cmd_info', 'cmd_symbols', 'cmd_warmup', 'cmd_query', 'cmd_detect_clock', 'cmd_import', 'cmd_export',
+           'cmd_stop', 'cmd_orders', 'cmd_kill_switch', 'cmd_chart', 'main']
 
 # %% ../nbs/70_cli.ipynb #1daecd06
-class UsageError(AxiaError): "A command line that cannot be run as written."
-
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.I)
-
-def scrub(text: str, secrets=()) -> str:
-    "`text` with URL passwords and the given secret values replaced by `***`."
-    text = _URL_PASSWORD.sub(lambda m: m["head"] + "***@", str(text))
-    for s in secrets:
-        if s and len(s) >= 3: text = text.replace(s, "***")
-    return text
+class UsageError(Exception): "A command line that cannot be run as written (exit status 2)."
 
 def _env_secrets() -> list[str]:
-    "Secret values a message must never show: passwords and keys from the AXIA_* environment."
-    found = [v for k, v in os.environ.items() if k.startswith("AXIA_") and re.search("PASSWORD|SECRET|KEY|TOKEN", k)]
-    url = os.environ.get("AXIA_REDIS_URL", "")
-    m = re.match(r"[a-z]+://[^:/@\s]*:([^@\s]+)@", url, re.I)
-    return found + ([m[1]] if m else [])
+    "Secret values a message must never show: passwords, keys and tokens in the AXIA_* / AWS_* environment."
+    return [v for k, v in os.environ.items()
+            if k.startswith(("AXIA_", "AWS_")) and re.search("PASSWORD|SECRET|KEY|TOKEN|URL|URI", k) and len(v) >= 3
+            and not k.endswith(("ENDPOINT_URL",))]
 
-# %% ../nbs/70_cli.ipynb #f10e5082
+def _one_line(e: BaseException) -> str:
+    "An exception as one scrubbed line."
+    from axia.core import scrub
+    text = " ".join(str(e).split()) or type(e).__name__
+    return scrub(text, _env_secrets())
+
+# %% ../nbs/70_cli.ipynb #90977a08
 class _Parser(argparse.ArgumentParser):
     "argparse that raises `UsageError` instead of printing usage and exiting."
     def error(self, message): raise UsageError(message)
@@ -46,32 +39,47 @@ def _arg_type(fn, what: str):
     "An argparse `type` from a validator: its error message becomes the one line the user sees."
     def parse(s):
         try: return fn(s)
-        except (AxiaError, ValueError) as e: raise argparse.ArgumentTypeError(str(e)) from None
+        except Exception as e: raise argparse.ArgumentTypeError(str(e)) from None
     parse.__name__ = what
     return parse
 
-def _positive(s) -> float:
-    v = float(s)
-    if not v > 0 or v != v or v == float("inf"): raise ValueError(f"{s!r} — give a positive number of days")
+def _number(s: str, kind=float, lo=None, hi=None, what="number"):
+    try: v = kind(s)
+    except ValueError: raise ValueError(f"{s!r} is not a {what}") from None
+    if v != v or v in (float("inf"), float("-inf")) or (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ValueError(f"{s!r} — give a {what} from {lo:g} to {hi:g}" if hi is not None else f"{s!r} — give a positive {what}")
     return v
 
-def _positive_int(s) -> int:
-    v = int(s)
-    if v < 1: raise ValueError(f"{s!r} — give a positive whole number of days")
-    return v
+def _symbol(s):
+    from axia.core import validate_symbol
+    return validate_symbol(s)
 
-def _flat(values: list[list[str]] | None) -> list[str] | None:
+def _timeframe(s):
+    from axia.core import parse_timeframe
+    return parse_timeframe(s).value
+
+def _instant(s):
+    import pandas as pd
+    try: return pd.Timestamp(s).tz_localize("UTC") if pd.Timestamp(s).tz is None else pd.Timestamp(s).tz_convert("UTC")
+    except (ValueError, TypeError): raise ValueError(f"{s!r} is not a date or time (e.g. 2017-05-01 or 2017-05-01T12:00Z)") from None
+
+def _split(s): return [x.strip() for x in s.split(",") if x.strip()]
+
+SYMBOL = _arg_type(_symbol, "symbol")
+TIMEFRAME = _arg_type(_timeframe, "timeframe")
+SYMBOLS = _arg_type(lambda s: [_symbol(x) for x in _split(s)], "symbols")
+TIMEFRAMES = _arg_type(lambda s: [_timeframe(x) for x in _split(s)], "timeframes")
+DAYS = _arg_type(lambda s: _number(s, float, lo=1e-9, what="number of days"), "days")
+WHOLE_DAYS = _arg_type(lambda s: _number(s, int, lo=1, hi=36_500, what="whole number of days"), "days")
+LIMIT = _arg_type(lambda s: _number(s, int, lo=1, hi=100_000, what="number of orders"), "limit")
+PORT = _arg_type(lambda s: _number(s, int, lo=1, hi=65_535, what="port"), "port")
+INSTANT = _arg_type(_instant, "time")
+
+def _flat(values):
     "`--symbols USDJPY EURUSD` and `--symbols USDJPY,EURUSD` alike: one flat list."
     return None if not values else [x for v in values for x in v]
 
-SYMBOL = _arg_type(validate_symbol, "symbol")
-TIMEFRAME = _arg_type(lambda s: Timeframe.parse(s).value, "timeframe")
-SYMBOLS = _arg_type(lambda s: [validate_symbol(x.strip()) for x in s.split(",") if x.strip()], "symbols")
-TIMEFRAMES = _arg_type(lambda s: [Timeframe.parse(x.strip()).value for x in s.split(",") if x.strip()], "timeframes")
-DAYS = _arg_type(_positive, "days")
-WHOLE_DAYS = _arg_type(_positive_int, "days")
-
-# %% ../nbs/70_cli.ipynb #c1e1006a
+# %% ../nbs/70_cli.ipynb #f10e5082
 SOURCES = ["dummy", "mt5", "yfinance"]
 _FORMATTER = argparse.RawDescriptionHelpFormatter
 
@@ -80,22 +88,50 @@ def _globals() -> argparse.ArgumentParser:
     g = _Parser(add_help=False)
     g.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
                    help="where axia keeps its lake, embedded Redis and run reports (AXIA_DATA_DIR, default ./.axia)")
-    g.add_argument("--source", choices=SOURCES, default=argparse.SUPPRESS,
-                   help="live source: mt5 (broker terminal), yfinance (public), dummy (SYNTHETIC demo data)")
+    g.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                   help="say more: the full route of an answer, tracebacks of errors")
     return g
+
+def _source_option(p, what: str):
+    p.add_argument("--source", choices=SOURCES, default=argparse.SUPPRESS, help=what)
 
 def _sub(subs, name: str, summary: str, description: str, examples: str, parents):
     return subs.add_parser(name, help=summary, parents=parents, formatter_class=_FORMATTER,
                            description=f"{summary}\n\n{textwrap.dedent(description).strip()}",
                            epilog="examples:\n" + textwrap.indent(textwrap.dedent(examples).strip(), "  "))
 
-# %% ../nbs/70_cli.ipynb #b5f50160
+# %% ../nbs/70_cli.ipynb #adf0f355
+def _add_get(subs, parents):
+    p = _sub(subs, "get", "Print bars of one symbol and timeframe, and where they came from.", """
+        The same answer the Python API gives: the provider tries the tiers and sources in the order the
+        use case calls for (trading: freshest first; chart: caches first; analysis: lake first). The
+        header line says where the bars came from and whether they are PARTIAL, STALE or SYNTHETIC;
+        -v adds every step of the route. Any history: --start/--end; any bar length aligned to the
+        New York close (H2, H6, M10, …) is resampled on request. With --format csv or parquet the bars
+        go to stdout (or --output) and the header to stderr.""", """
+        axia get USDJPY H1                            # the last day of hourly bars, as a table
+        axia get EURUSD M5 --days 3 --use-case chart
+        axia get EURUSD H1 --start 2017-05-01 --end 2017-06-01 --use-case analysis
+        axia get USDJPY H6 --days 30                  # six-hour bars, resampled from H1
+        axia get USDJPY D1 --days 365 --use-case analysis --format csv > usdjpy_d1.csv""", parents)
+    p.add_argument("symbol", type=SYMBOL, metavar="SYMBOL", help="broker symbol, e.g. USDJPY or EURUSD.pro (case-sensitive)")
+    p.add_argument("timeframe", type=TIMEFRAME, metavar="TIMEFRAME", help="M1 M5 M15 M30 H1 H4 D1 W1 MN1, or H2, H6, M10, …")
+    p.add_argument("--days", type=DAYS, default=1.0, metavar="N", help="how far back from now (default 1; fractions allowed)")
+    p.add_argument("--start", type=INSTANT, metavar="TIME", help="first bar wanted (UTC unless a zone is given); overrides --days")
+    p.add_argument("--end", type=INSTANT, metavar="TIME", help="end of the range, exclusive (default: now)")
+    p.add_argument("--use-case", choices=["trading", "chart", "analysis"], default="chart", help="route to take (default chart)")
+    p.add_argument("--format", choices=["table", "csv", "parquet"], default="table", help="output format (default table)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the bars here instead of stdout")
+    _source_option(p, "only this live source (dummy: SYNTHETIC bars, asked for by name)")
+
 def _add_collect(subs, parents):
     p = _sub(subs, "collect", "Pull the latest bars of every symbol and timeframe into the lake and Redis.", """
         One task per symbol × timeframe. Each fetches from its last stored bar (a new series gets
-        --backfill-days of history), stores only complete bars, and caches the last 24 h in Redis. A
-        failed task does not stop the others; the report lists every failure with its reason, and the
-        exit status is 1 when any task failed. Running it twice writes nothing twice.""", """
+        --backfill-days of history), stores only complete bars, re-reads its last day in case the
+        source corrected it, repairs missing or corrupt lake months it can reach, and caches the last
+        24 trading hours in Redis. A failed task does not stop the others; the report lists every
+        failure with its reason, and the exit status is 1 when any task failed. With Redis down the
+        lake is still written and the report says the hot tier was skipped.""", """
         axia collect                                  # everything in the settings, from the configured source
         axia collect --source dummy                   # SYNTHETIC bars: a demo without a broker
         axia collect --symbols USDJPY EURUSD --timeframes M1 H1 --backfill-days 7
@@ -104,38 +140,32 @@ def _add_collect(subs, parents):
     p.add_argument("--timeframes", nargs="+", type=TIMEFRAMES, metavar="TF", help="M1 M5 M15 M30 H1 H4 D1 W1 MN1 (default: all)")
     p.add_argument("--backfill-days", type=WHOLE_DAYS, metavar="N", help="history for a series with nothing stored (default 30)")
     p.add_argument("--notebook", action="store_true", help="run the papermill job notebook; the executed copy goes to DATA_DIR/runs/")
+    _source_option(p, "where bars come from: mt5 (broker terminal), yfinance (public), dummy (SYNTHETIC demo data)")
 
-def _add_get(subs, parents):
-    p = _sub(subs, "get", "Print bars of one symbol and timeframe, and where they came from.", """
-        The same answer the Python API gives: the provider tries the tiers and sources in the order the
-        use case calls for (trading: freshest first; chart: caches first; analysis: lake first). With
-        --format csv or parquet the bars go to stdout (or --output) and the metadata to stderr.""", """
-        axia get USDJPY H1                            # the last day of hourly bars, as a table
-        axia get EURUSD M5 --days 3 --use-case chart
-        axia get USDJPY D1 --days 365 --use-case analysis --format csv > usdjpy_d1.csv
-        axia get GBPJPY M1 --days 7 --format parquet --output gbpjpy_m1.parquet""", parents)
-    p.add_argument("symbol", type=SYMBOL, metavar="SYMBOL", help="broker symbol, e.g. USDJPY or EURUSD.pro")
-    p.add_argument("timeframe", type=TIMEFRAME, metavar="TIMEFRAME", help="M1 M5 M15 M30 H1 H4 D1 W1 MN1")
-    p.add_argument("--days", type=DAYS, default=1.0, metavar="N", help="how far back from now (default 1; fractions allowed)")
-    p.add_argument("--use-case", choices=["trading", "chart", "analysis"], default="chart", help="route to take (default chart)")
-    p.add_argument("--format", choices=["table", "csv", "parquet"], default="table", help="output format (default table)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write the bars here instead of stdout")
-
-# %% ../nbs/70_cli.ipynb #1d568098
+# %% ../nbs/70_cli.ipynb #81cde85d
 def _add_info(subs, parents):
-    p = _sub(subs, "info", "Health of every tier: Redis, the lake, gaps in the data, the last collection.", """
-        Redis: keys, bars, memory against its budget, TTLs. The lake: size and coverage per symbol and
-        timeframe, and how many bars are missing inside each series' range where the market was open
-        (weekends are not gaps). The last collection run and its failures. Exit status 1 when a tier
-        cannot be reached.""", """
+    p = _sub(subs, "info", "Health of every tier: Redis, the lake, gaps and corruption, the last collection.", """
+        Redis: keys, bars, memory against its budget, TTLs, keys that are not axia's. The lake: size
+        and coverage per symbol and timeframe, corrupt partitions, and every gap — a time range where
+        the market was open and nothing is stored (weekends and holidays are not gaps). The last
+        collection run and its failures. Exit status 1 when a tier cannot be reached or is corrupt.""", """
         axia info
+        axia info --gaps                              # list every gap as a time range
         axia info --json                              # the same, for scripts
-        axia info --no-gaps                           # skip the gap count (reads less of the lake)""", parents)
+        axia info --no-gaps                           # skip the gap search (reads less of the lake)""", parents)
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    p.add_argument("--no-gaps", action="store_true", help="do not count missing bars")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--gaps", action="store_true", help="list each gap as a time range")
+    g.add_argument("--no-gaps", action="store_true", help="do not look for missing bars")
+
+def _add_symbols(subs, parents):
+    _sub(subs, "symbols", "List the configured symbols and the series stored in the lake.", """
+        Configured: what the nightly job collects (AXIA_SYMBOLS × AXIA_TIMEFRAMES). Stored: every
+        symbol and timeframe the lake holds, with its first and last bar.""", """
+        axia symbols""", parents)
 
 def _add_warmup(subs, parents):
-    p = _sub(subs, "warmup", "Fill Redis with the last 24 h of every series stored in the lake.", """
+    _sub(subs, "warmup", "Fill Redis with the last 24 trading hours of every series stored in the lake.", """
         No source is asked: this copies what the lake holds. Run it after Redis restarted, or at 02:05
         after the nightly collection, so the first chart of the day comes from memory.""", """
         axia warmup
@@ -151,13 +181,13 @@ def _add_query(subs, parents):
     p.add_argument("sql", metavar="SQL", help="one DuckDB statement")
     p.add_argument("--format", choices=["table", "csv"], default="table")
 
-# %% ../nbs/70_cli.ipynb #1f5f910a
+# %% ../nbs/70_cli.ipynb #c1467bcf
 def _add_orders(subs, parents):
     p = _sub(subs, "orders", "Show the kill switch and the newest orders.", """
         Reads the order tables (DynamoDB, or the embedded store under DATA_DIR).""", """
         axia orders
         axia orders --limit 50""", parents)
-    p.add_argument("--limit", type=int, default=20, metavar="N", help="how many orders (default 20)")
+    p.add_argument("--limit", type=LIMIT, default=20, metavar="N", help="how many orders, 1–100000 (default 20)")
     k = _sub(subs, "kill-switch", "Stop (on) or allow (off) every new order, saying why.", """
         With the switch on, the order path refuses every new order until someone turns it off.""", """
         axia kill-switch on --reason "broker outage"
@@ -169,14 +199,72 @@ def _add_orders(subs, parents):
 def _add_chart(subs, parents):
     p = _sub(subs, "chart", "Open the chart app (Streamlit) on the embedded defaults or your settings.", """
         Candlesticks with volume for any symbol, timeframe and period, read through the same provider
-        as everything else, with where each answer came from and the health of every tier. Stop it
-        with Ctrl-C.""", """
-        axia chart                                    # http://localhost:8501
+        as everything else, with where each answer came from and the health of every tier. It listens
+        on 127.0.0.1 only unless --host says otherwise (it has no authentication). Stop it with Ctrl-C.""", """
+        axia chart                                    # http://127.0.0.1:8501
         axia chart --port 8600
         axia --data-dir /srv/axia/.axia chart""", parents)
-    p.add_argument("--port", type=int, metavar="PORT", help="HTTP port (default 8501)")
+    p.add_argument("--port", type=PORT, metavar="PORT", help="HTTP port (default 8501)")
+    p.add_argument("--host", default="127.0.0.1", metavar="ADDR", help="address to listen on (default 127.0.0.1)")
+    _source_option(p, "the live source behind the charts")
 
-# %% ../nbs/70_cli.ipynb #d28d6252
+def _add_detect_clock(subs, parents):
+    p = _sub(subs, "detect-clock", "Infer the broker's server clock from its bars (MT5).", """
+        Reads the last weeks of H1 bars of SYMBOL from the MetaTrader 5 terminal (or mt5linux bridge) and
+        says which server clock they fit — New York + 7 (GMT+2/+3 with US DST), EU DST (+2/+3), or a fixed
+        GMT+k — from where the weekly closures fall, with a confidence, and whether AXIA_MT5_SERVER_TZ
+        agrees. With too little history it says it cannot tell. Exit status 1 when it cannot tell or the
+        setting disagrees.""", """
+        axia detect-clock EURUSD
+        axia detect-clock USDJPY --weeks 6""", parents)
+    p.add_argument("symbol", type=SYMBOL, metavar="SYMBOL", help="a liquid pair the broker offers, e.g. EURUSD")
+    p.add_argument("--weeks", type=_arg_type(lambda s: _number(s, int, lo=1, hi=52, what="number of weeks"), "weeks"),
+                   default=3, metavar="N", help="weeks of H1 history to read (default 3)")
+
+def _add_import(subs, parents):
+    p = _sub(subs, "import", "Import bars from a CSV or Parquet file into the lake.", """
+        Recognises MetaTrader 5's "Export bars" CSV (server time: give --broker-clock), histdata.com's
+        semicolon CSV (EST without DST), Dukascopy's CSV (UTC) and any CSV or Parquet with a header. Bars
+        in a market closure or off the timeframe's grid are dropped and reported, with the likely cause.
+        Running it again stores nothing twice. Imported bars are real, and say where they came from.""", """
+        axia import EURUSD_H1.csv --symbol EURUSD --timeframe H1 --broker-clock America/New_York+7
+        axia import DAT_ASCII_EURUSD_M1_2017.csv --symbol EURUSD --timeframe M1       # histdata
+        axia import EURUSD_Candlestick_1_Hour_BID.csv --symbol EURUSD --timeframe H1  # Dukascopy""", parents)
+    p.add_argument("file", metavar="FILE", help="CSV or Parquet file of bars")
+    p.add_argument("--symbol", type=SYMBOL, required=True, help="symbol to store them under, e.g. EURUSD")
+    p.add_argument("--timeframe", type=_arg_type(lambda s: __import__("axia.core", fromlist=["Timeframe"]).Timeframe.parse(s).value,
+                                                 "timeframe"), required=True, help="M1 … MN1")
+    p.add_argument("--format", choices=["auto", "mt5", "histdata", "dukascopy", "csv", "parquet"], default="auto")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--tz", metavar="ZONE", help="clock of the file's naive times: UTC, an IANA zone, UTC-5, …")
+    g.add_argument("--broker-clock", metavar="CLOCK", help="an MT5 export's server clock, e.g. America/New_York+7")
+
+def _add_export(subs, parents):
+    p = _sub(subs, "export", "Write a stored series to Parquet, CSV or an MT5-importable CSV.", """
+        The bars of SYMBOL TIMEFRAME in the lake for a range, with their metadata (source, synthetic or
+        real, clock) in the Parquet file or in a .json file beside a CSV. Parquet and CSV hold UTC; an
+        MT5 CSV is written in the broker clock given with --tz.""", """
+        axia export EURUSD H1 --start 2017-05-01 --end 2017-06-01 --format csv -o eurusd_may.csv
+        axia export USDJPY D1 --format parquet -o usdjpy_d1.parquet
+        axia export EURUSD M1 --start 2026-11-01 --format mt5 --tz America/New_York+7 -o EURUSD_M1.csv""", parents)
+    p.add_argument("symbol", type=SYMBOL, metavar="SYMBOL")
+    p.add_argument("timeframe", type=_arg_type(lambda s: __import__("axia.core", fromlist=["Timeframe"]).Timeframe.parse(s).value,
+                                               "timeframe"), metavar="TIMEFRAME")
+    p.add_argument("--start", type=INSTANT, metavar="TIME", help="first bar (default: the first stored)")
+    p.add_argument("--end", type=INSTANT, metavar="TIME", help="end, exclusive (default: after the last stored)")
+    p.add_argument("--format", choices=["parquet", "csv", "mt5"], default="parquet")
+    p.add_argument("--output", "-o", metavar="FILE", required=True)
+    p.add_argument("--tz", metavar="CLOCK", help="mt5 only: the server clock to write times in (default UTC)")
+
+def _add_stop(subs, parents):
+    _sub(subs, "stop", "Stop the embedded Redis server of the data directory.", """
+        axia starts its own redis-server for a data directory when no AXIA_REDIS_URL is set, and leaves
+        it running for the next command. This stops it (its cache is rebuilt from the lake by `axia
+        warmup` or the next reads).""", """
+        axia stop
+        axia --data-dir /srv/axia/.axia stop""", parents)
+
+# %% ../nbs/70_cli.ipynb #f16ce943
 EPILOG = """examples:
   axia collect --source dummy        # fill the lake with SYNTHETIC bars, no broker needed
   axia get USDJPY H1 --days 5        # five days of hourly USDJPY, and which tier answered
@@ -186,62 +274,130 @@ EPILOG = """examples:
 Settings come from AXIA_* environment variables or a .env file (AXIA_SYMBOLS, AXIA_REDIS_URL, ...).
 Run 'axia COMMAND --help' for what each command does."""
 
+_ADDERS = [_add_get, _add_collect, _add_info, _add_symbols, _add_warmup, _add_query, _add_orders, _add_chart,
+           _add_detect_clock, _add_import, _add_export, _add_stop]
+
 def build_parser() -> argparse.ArgumentParser:
     "The `axia` argument parser."
     g = _globals()
     p = _Parser(prog="axia", parents=[g], formatter_class=_FORMATTER, epilog=EPILOG,
-                description="FX bars (OHLCV) for 5 currency pairs × 9 timeframes from memory, Redis and a "
+                description="FX bars (OHLCV) for any currency pair and timeframe from memory, Redis and a "
                             "Parquet lake, with MetaTrader 5 and Yahoo Finance behind them.")
     subs = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for add in (_add_collect, _add_get, _add_info, _add_warmup, _add_query, _add_orders, _add_chart): add(subs, [g])
+    for add in _ADDERS: add(subs, [g])
     return p
 
-# %% ../nbs/70_cli.ipynb #6590175f
-def load_settings(**overrides) -> Settings:
-    "`Settings` with the non-None `overrides`; a bad value becomes one `AxiaError` line naming the variable."
-    from pydantic import ValidationError
-    try: return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = "_".join(str(x) for x in err["loc"][:1]) or "settings"
-        msg = re.sub(r"^(Value|Assertion) error, ", "", err["msg"])
-        raise AxiaError(f"AXIA_{field.upper()} (or --{field.replace('_', '-')}): {msg}") from None
+# %% ../nbs/70_cli.ipynb #0f828e58
+def _settings(args, **more):
+    from axia.config import load_settings
+    s = load_settings(data_dir=getattr(args, "data_dir", None), source=getattr(args, "source", None), **more)
+    if "data_dir" not in s.model_fields_set and not getattr(args, "_announced", False):
+        print(f"axia: data directory {Path(s.data_dir).resolve()} (the default; set --data-dir or AXIA_DATA_DIR)",
+              file=sys.stderr)
+        args._announced = True
+    return s
 
-def _settings(args) -> Settings:
-    return load_settings(data_dir=getattr(args, "data_dir", None), source=getattr(args, "source", None))
-
-# %% ../nbs/70_cli.ipynb #b7fb3214
-def build_cli_stack(settings: Settings, strict: bool = True):
-    "`axia.bootstrap.build_stack(settings)`; with `strict`, a Redis that does not answer is an error."
+def _stack(args, settings, clock):
+    "The bootstrap stack; one line on stderr when it runs without Redis, and why."
     from axia.bootstrap import build_stack
-    stack = build_stack(settings, source=settings.source)
-    if strict and (stack.redis is None or not stack.redis.client.ping()):
-        where = settings.redis_url_redacted or f"the embedded server under {settings.data_dir}"
-        hint = ("fix AXIA_REDIS_URL, start that server, or unset AXIA_REDIS_URL to use the embedded one"
-                if settings.redis_url else "see redis.log in DATA_DIR/redis")
-        raise AxiaError(f"Redis at {where} is unreachable — {hint}")
+    stack = build_stack(settings, source=settings.source, clock=clock)
+    why = stack.redis_error if stack.redis is None else (None if stack.redis.client.ping() else
+                                                          f"Redis at {settings.redis_url_redacted or 'the embedded server'} does not answer")
+    if why: print(f"axia: Redis unavailable — {why}; answering without it", file=sys.stderr)
+    stack.redis_down = why
     return stack
 
-# %% ../nbs/70_cli.ipynb #ff5fefc2
-def cmd_collect(args, out=sys.stdout) -> int:
+# %% ../nbs/70_cli.ipynb #6590175f
+def _suggest(symbol: str, known: list[str]) -> str | None:
+    "A known symbol the user probably meant (same letters in another case, or a close spelling)."
+    import difflib
+    same = [k for k in known if k.casefold() == symbol.casefold()]
+    close = same or difflib.get_close_matches(symbol.upper(), known, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+def _known_symbols(stack) -> list[str]:
+    try: stored = [s for s, _ in stack.lake.series()]
+    except Exception: stored = []
+    return sorted(set(stack.settings.symbols) | set(stored))
+
+def header_line(symbol: str, timeframe: str, df, meta: dict) -> str:
+    "`USDJPY H1 · 47 bars · 2026-11-28 22:00 → 2026-11-30 20:00 UTC · from s3+redis · PARTIAL …`"
+    span = (f"{meta['first_bar']:%Y-%m-%d %H:%M} → {meta['last_bar']:%Y-%m-%d %H:%M} UTC" if len(df) else "no bars")
+    flags = []
+    if meta.get("partial"):
+        g = meta.get("gaps") or []
+        flags.append(f"PARTIAL ({sum(x['bars'] for x in g):,} of {meta.get('expected_rows') or '?':,} bars missing in {len(g)} gap(s))"
+                     if g else "PARTIAL")
+    if meta.get("corrupt_partitions"): flags.append(f"CORRUPT PARTITIONS {', '.join(map(str, meta['corrupt_partitions']))}")
+    if meta.get("stale"): flags.append("STALE")
+    if meta.get("synthetic"): flags.append("SYNTHETIC")
+    if meta.get("resampled_from"): flags.append(f"resampled from {meta['resampled_from']}")
+    return " · ".join([f"{symbol} {timeframe}", f"{len(df):,} bars", span, f"from {meta.get('source')}", *flags])
+
+# %% ../nbs/70_cli.ipynb #794e3590
+def _show_frame(df, n: int = 8) -> str:
+    if len(df) <= 2 * n: return df.to_string()
+    return f"{df.head(n).to_string()}\n...  ({len(df) - 2 * n:,} more bars)\n{df.tail(n).to_string(header=False)}"
+
+def _route_lines(meta: dict) -> str:
+    return "\n".join(f"  {s['step']:<10} {s['outcome']:<8} {s['ms']:>8.1f} ms  {s['reason']}" for s in meta.get("steps") or [])
+
+def _plain(df):
+    "A copy for writing to a file: no `attrs` (they hold timestamps, which Parquet metadata cannot)."
+    out = df.copy(); out.attrs = {}
+    return out
+
+def cmd_get(args, out=sys.stdout, clock=None) -> int:
+    "Bars of one series from the provider, with a header line (and the route with -v)."
+    from axia.core import AxiaError, SourceUnavailable
+    settings = _settings(args)
+    stack = _stack(args, settings, clock)
+    source = getattr(args, "source", None)
+    try: df, meta = stack.provider.get_data(args.symbol, args.timeframe, period_days=args.days, use_case=args.use_case,
+                                            start=args.start, end=args.end, source=source)
+    except SourceUnavailable as e:
+        hint = _suggest(args.symbol, _known_symbols(stack)) if args.symbol not in _known_symbols(stack) else None
+        if hint and hint != args.symbol:
+            raise UsageError(f"unknown symbol {args.symbol!r} — did you mean {hint}? (broker symbols are case-sensitive)") from None
+        steps = ", ".join(f"{s['step']}: {s['outcome']}" for s in getattr(e, "steps", []))
+        if getattr(args, "verbose", False): raise
+        raise AxiaError(f"no tier or source could answer {args.symbol} {args.timeframe} ({steps}) — run with -v for every reason") from None
+    head = header_line(args.symbol, args.timeframe, df, meta)
+    route = f"route ({meta.get('use_case')}):\n{_route_lines(meta)}" if getattr(args, "verbose", False) else ""
+    if args.format == "table":
+        text = "\n".join(filter(None, [head, _show_frame(df) if len(df) else "", route])) + "\n"
+        if args.output: Path(args.output).write_text(text)
+        else: out.write(text)
+        return 0
+    print("\n".join(filter(None, [head, route])), file=sys.stderr)
+    if args.format == "csv": _plain(df).to_csv(args.output if args.output else out)
+    elif args.output: _plain(df).to_parquet(args.output)
+    elif out is sys.stdout and sys.stdout.isatty():
+        raise UsageError("parquet is binary: give --output FILE or redirect stdout to a file")
+    else:
+        import io
+        buf = io.BytesIO(); _plain(df).to_parquet(buf)
+        (out.buffer if hasattr(out, "buffer") else out).write(buf.getvalue())
+    return 0
+
+# %% ../nbs/70_cli.ipynb #b7fb3214
+def cmd_collect(args, out=sys.stdout, clock=None) -> int:
     "Run the collection (in-process, or as the papermill notebook) and print its report."
+    from axia.core import AxiaError
     from axia.collect import CollectFailed, CollectOhlcvDataUseCase, last_run, run_nightly_notebook
     settings = _settings(args)
     symbols, tfs = _flat(args.symbols), _flat(args.timeframes)
-    synthetic_note = lambda: settings.source == "dummy" and print("axia: collecting SYNTHETIC bars (dummy source)", file=sys.stderr)
+    if settings.source == "dummy": print("axia: collecting SYNTHETIC bars (dummy source)", file=sys.stderr)
     if args.notebook:
-        synthetic_note()
-        try: nb = run_nightly_notebook(settings.data_dir, source=settings.source, symbols=symbols,
-                                       timeframes=tfs,
-                                       backfill_days=args.backfill_days)
+        try: nb = run_nightly_notebook(settings.data_dir, source=settings.source, symbols=symbols, timeframes=tfs,
+                                       backfill_days=args.backfill_days, clock=clock)
         except CollectFailed as e:
             if e.report is not None: print(e.report, file=out)
             raise
         report = last_run(Path(settings.data_dir) / "runs")
         print(report, file=out); print(f"Executed notebook: {nb}", file=out)
     else:
-        stack = build_cli_stack(settings)
-        synthetic_note()
+        stack = _stack(args, settings, clock)
         report = CollectOhlcvDataUseCase.from_stack(stack, symbols=symbols, timeframes=tfs,
                                                     backfill_days=args.backfill_days).run()
         print(report, file=out)
@@ -250,121 +406,89 @@ def cmd_collect(args, out=sys.stdout) -> int:
                         + (f"; Redis: {report.redis_error}" if report.redis_error else "") + " (see the report above)")
     return 0
 
-# %% ../nbs/70_cli.ipynb #db8d3f14
-def _jsonable(meta: dict) -> str: return json.dumps(meta, default=str, indent=1)
-
-def _show_frame(df: pd.DataFrame, n: int = 8) -> str:
-    if len(df) <= 2 * n: return df.to_string()
-    return f"{df.head(n).to_string()}\n...  ({len(df) - 2 * n:,} more bars)\n{df.tail(n).to_string(header=False)}"
-
-def cmd_get(args, out=sys.stdout) -> int:
-    "Bars of one series from the provider; metadata with them (table) or on stderr (csv, parquet)."
-    stack = build_cli_stack(_settings(args))
-    df, meta = stack.provider.get_data(args.symbol, args.timeframe, period_days=args.days, use_case=args.use_case)
-    if args.format == "table":
-        text = (f"{args.symbol} {args.timeframe}, last {args.days:g} day(s), use case {args.use_case}: {len(df):,} bars"
-                f"{' (SYNTHETIC)' if meta.get('synthetic') else ''}\n{_show_frame(df)}\n\nmetadata: {_jsonable(meta)}\n")
-        if args.output: Path(args.output).write_text(text)
-        else: out.write(text)
-        return 0
-    print(_jsonable(meta), file=sys.stderr)
-    if args.format == "csv":
-        df.to_csv(args.output if args.output else out)
-    elif args.output: df.to_parquet(args.output)
-    elif out is sys.stdout and sys.stdout.isatty():
-        raise UsageError("parquet is binary: give --output FILE or redirect stdout to a file")
-    else:
-        import io
-        buf = io.BytesIO(); df.to_parquet(buf)
-        (out.buffer if hasattr(out, "buffer") else out).write(buf.getvalue())
-    return 0
-
-# %% ../nbs/70_cli.ipynb #7fb1dd83
-def missing_bars(lake, symbol: str, timeframe: str) -> int:
-    "Bars on the market grid between the first and last stored bar of a series that the lake lacks."
-    idx = lake.read(symbol, timeframe).index
-    if not len(idx): return 0
-    grid = bar_grid(idx[0], idx[-1] + pd.Timedelta(1, "ns"), timeframe)
-    return int(len(grid.difference(idx)))
-
-def _lake_health(lake, gaps: bool) -> dict:
-    cov = lake.coverage() if hasattr(lake, "coverage") else pd.DataFrame()
-    if gaps and len(cov): cov["missing"] = [missing_bars(lake, s, tf) for s, tf in zip(cov.symbol, cov.timeframe)]
-    return dict(root=str(getattr(lake, "root", lake)), series=len(cov),
-                bytes=int(cov["bytes"].sum()) if len(cov) else 0, bars=int(cov["bars"].sum()) if len(cov) else 0,
-                coverage=cov)
-
-def _redis_health(redis) -> dict:
-    if redis is None: return dict(status="UNREACHABLE")
-    info = redis.get_info()
-    info["datasets"] = pd.DataFrame(info.get("datasets", []))
-    return info
-
-# %% ../nbs/70_cli.ipynb #74d5523f
-def collect_health(stack, gaps: bool = True) -> dict:
-    "Redis, lake (with gaps) and the last collection run, as plain data (frames for tables)."
-    from axia.collect import last_run
-    health = dict(data_dir=str(stack.settings.data_dir), redis_url=stack.settings.redis_url_redacted or "embedded")
-    try: health["redis"] = _redis_health(stack.redis)
-    except AxiaError as e: health["redis"] = dict(status="UNREACHABLE", error=str(e))
-    try: health["lake"] = _lake_health(stack.lake, gaps)
-    except (AxiaError, OSError) as e: health["lake"] = dict(status="UNREACHABLE", error=str(e))
-    run = last_run(Path(stack.settings.data_dir) / "runs")
-    health["last_run"] = None if run is None else run
-    return health
-
-def _fmt_mb(n) -> str: return "n/a" if n is None else f"{n / 2**20:.1f} MB"
-
-def format_health(h: dict) -> str:
-    "The health dict as the text `axia info` prints."
-    r, lk, run = h["redis"], h["lake"], h["last_run"]
+# %% ../nbs/70_cli.ipynb #ff5fefc2
+def format_health(h: dict, list_gaps: bool = False) -> str:
+    "The health report as the text `axia info` prints."
+    import pandas as pd
+    from axia.core import fmt_bytes, safe_text
+    r, lk, run = h["redis"], h["lake"], h.get("last_run")
     lines = [f"axia data dir: {h['data_dir']}", "",
-             f"Redis ({h['redis_url']}): {r.get('status')}" + (f" — {r['error']}" if r.get("error") else "")]
+             f"Redis ({h['redis_url']}): {r.get('status')}" + (f" — {r['reason']}" if r.get("reason") else "")]
     if "keys" in r:
-        lines.append(f"  {r['keys']} keys, {r['bars']:,} bars, {_fmt_mb(r['used_memory_bytes'])} used of "
+        lines.append(f"  {r['keys']} keys, {r['bars']:,} bars, {fmt_bytes(r['used_memory_bytes'])} used of "
                      f"{r['max_memory_mb']} MB ({r['usage_pct']:.1f} %), {r['evicted_keys']} evicted")
-        ds = r["datasets"]
+        ds = pd.DataFrame(r.get("datasets") or [])
         if len(ds):
             ds = ds.assign(ttl_h=(ds.ttl_s / 3600).round(1), memory_kb=(ds.memory_bytes / 1024).round(1))
             lines.append(textwrap.indent(ds[["key", "bars", "first", "last", "ttl_h", "memory_kb"]].to_string(index=False), "  "))
-    lines += ["", f"Lake ({lk.get('root', '?')}): " + (f"{lk['series']} series, {lk['bars']:,} bars, {_fmt_mb(lk['bytes'])}"
+        for k in r.get("odd_keys") or []: lines.append(f"  skipped a key that is not axia's: {safe_text(k)}")
+    lines += ["", f"Lake ({lk.get('root', '?')}): " + (f"{lk['series']} series, {lk['bars']:,} bars, {fmt_bytes(lk['bytes'])}"
                                                         if "series" in lk else f"UNREACHABLE — {lk.get('error')}")]
+    if lk.get("corrupt_partitions"): lines.append(f"  CORRUPT: {lk['corrupt_partitions']} partition(s) cannot be read "
+                                                  "— `axia collect` re-fetches what the source still has")
     cov = lk.get("coverage")
     if cov is not None and len(cov):
         cols = [c for c in ["symbol", "timeframe", "first", "last", "bars", "missing", "bytes"] if c in cov]
         lines.append(textwrap.indent(cov[cols].to_string(index=False), "  "))
         if "missing" in cov:
             lines.append(f"  missing bars (market open, nothing stored): {int(cov['missing'].sum()):,} in "
-                         f"{int((cov['missing'] > 0).sum())} series")
+                         f"{int((cov['missing'] > 0).sum())} series (weekends and holidays excluded)")
+        if list_gaps:
+            for (s, tf), gs in (lk.get("gaps") or {}).items():
+                for a, b, n in gs: lines.append(f"  gap {s} {tf}: {a:%Y-%m-%d %H:%M} → {b:%Y-%m-%d %H:%M} UTC ({n:,} bars)")
     lines += ["", "Last collection run: " + ("none yet (run `axia collect`)" if run is None else "")]
     if run is not None: lines.append(textwrap.indent(str(run), "  "))
     return "\n".join(lines)
 
-# %% ../nbs/70_cli.ipynb #ba164ca9
 def _health_json(h: dict) -> str:
+    import json
+    import pandas as pd
     def conv(o):
         if isinstance(o, pd.DataFrame): return json.loads(o.to_json(orient="records", date_format="iso"))
         if hasattr(o, "to_dict"): return o.to_dict()
         return str(o)
+    h = {**h, "lake": {**h["lake"], "gaps": {f"{s} {tf}": [[str(a), str(b), n] for a, b, n in g]
+                                             for (s, tf), g in (h["lake"].get("gaps") or {}).items()}}}
     return json.dumps(h, default=conv, indent=1)
 
-def cmd_info(args, out=sys.stdout) -> int:
-    "Print the health of every tier; exit 1 when one cannot be reached."
+def cmd_info(args, out=sys.stdout, clock=None) -> int:
+    "Print the health of every tier; exit 1 when one cannot be reached or is corrupt."
+    from axia.bootstrap import tier_health
+    from axia.core import AxiaError
     settings = _settings(args)
-    stack = build_cli_stack(settings, strict=False)
-    h = collect_health(stack, gaps=not args.no_gaps)
-    out.write((_health_json(h) if args.json else format_health(h)) + "\n")
-    down = [name for name in ("redis", "lake") if h[name].get("status") == "UNREACHABLE"]
-    if down: raise AxiaError(f"{' and '.join(down)} unreachable (see above)")
+    h = tier_health(_stack(args, settings, clock), gaps=not args.no_gaps)
+    out.write((_health_json(h) if args.json else format_health(h, list_gaps=args.gaps)) + "\n")
+    bad = [f"{name} {h[name]['status'].lower()}" for name in ("redis", "lake")
+           if h[name].get("status") in ("UNREACHABLE", "UNAVAILABLE", "CORRUPT")]
+    if bad and not (bad == ["redis unavailable"] and settings.redis_url is None and h["redis"].get("reason") == "not configured"):
+        raise AxiaError(f"{' and '.join(bad)} (see above)")
     return 0
 
-# %% ../nbs/70_cli.ipynb #5b48b042
-def cmd_warmup(args, out=sys.stdout) -> int:
-    "Copy the last 24 h of every stored series from the lake into Redis."
-    from axia.collect import warm_cache
+# %% ../nbs/70_cli.ipynb #db8d3f14
+def cmd_symbols(args, out=sys.stdout, clock=None) -> int:
+    "What is configured and what is stored."
     settings = _settings(args)
-    stack = build_cli_stack(settings)
-    done = warm_cache(stack.lake, stack.redis, retention_hours=settings.retention_hours)
+    from axia.bootstrap import build_lake
+    print(f"Configured: {', '.join(settings.symbols)} × {', '.join(t.value for t in settings.timeframes)} "
+          f"(source {settings.source})", file=out)
+    cov = build_lake(settings, clock or _wall()).coverage()
+    if not len(cov): print("Stored: nothing yet (run `axia collect`)", file=out); return 0
+    print(f"Stored ({len(cov)} series):", file=out)
+    print(textwrap.indent(cov[["symbol", "timeframe", "first", "last", "bars"]].to_string(index=False), "  "), file=out)
+    return 0
+
+def _wall():
+    from axia.core import utc_now
+    return utc_now
+
+def cmd_warmup(args, out=sys.stdout, clock=None) -> int:
+    "Copy the last 24 trading hours of every stored series from the lake into Redis."
+    from axia.collect import warm_cache
+    from axia.core import AxiaError
+    settings = _settings(args)
+    stack = _stack(args, settings, clock)
+    if stack.redis_down: raise AxiaError(f"nothing to warm: {stack.redis_down}")
+    done = warm_cache(stack.lake, stack.redis, clock=stack.clock)
     failed = {k: v for k, v in done.items() if isinstance(v, str)}
     bars = sum(v for v in done.values() if isinstance(v, int))
     print(f"Warmed Redis from the lake: {len(done) - len(failed)} series, {bars:,} bars", file=out)
@@ -372,14 +496,14 @@ def cmd_warmup(args, out=sys.stdout) -> int:
     if failed: raise AxiaError(f"{len(failed)} of {len(done)} series could not be cached (see above)")
     return 0
 
-def cmd_query(args, out=sys.stdout) -> int:
+def cmd_query(args, out=sys.stdout, clock=None) -> int:
     "Run one DuckDB statement over the lake's `ohlcv` view."
     import duckdb
+    import pandas as pd
     from axia.analysis import connect
-    s = _settings(args)
-    con = connect(s.lake, endpoint_url=s.s3_endpoint_url, region=s.s3_region,
-                  access_key=s.aws_access_key_id.get_secret_value() if s.aws_access_key_id else None,
-                  secret_key=s.aws_secret_access_key.get_secret_value() if s.aws_secret_access_key else None)
+    from axia.bootstrap import build_lake
+    from axia.core import AxiaError
+    con = connect(build_lake(_settings(args)))
     try: df = con.sql(args.sql).df()
     except duckdb.Error as e: raise AxiaError(f"query failed: {str(e).splitlines()[0]}") from None
     finally: con.close()
@@ -388,56 +512,113 @@ def cmd_query(args, out=sys.stdout) -> int:
         with pd.option_context("display.max_rows", 200, "display.width", 200): out.write(df.to_string(index=False) + "\n")
     return 0
 
-# %% ../nbs/70_cli.ipynb #8f4d26aa
-def _order_stack(settings):
-    try:
-        from axia.bootstrap import build_order_stack
-        from axia.order_path import orders_report, set_kill_switch
-    except ImportError: return None
-    stack = build_order_stack(settings.model_copy(update={"order_executor": "paper"}))   # reading needs no terminal
+def cmd_detect_clock(args, out=sys.stdout, clock=None) -> int:
+    "Infer the broker's server clock from its H1 bars and compare it with the setting."
+    from axia.core import AxiaError
+    from axia.sources.mt5 import Mt5OhlcvSource
+    settings = _settings(args)
+    source = Mt5OhlcvSource.from_settings(settings, clock=clock or _wall())
+    try: guess = source.detect_clock(args.symbol, weeks=args.weeks)
+    finally: source.close()
+    print(f"{args.symbol}: {guess}", file=out)
+    if not guess.known: raise AxiaError(f"cannot tell the server clock from {args.weeks} week(s) of {args.symbol} — try --weeks 6")
+    if not guess.agrees_with(settings.mt5_server_tz):
+        raise AxiaError(f"AXIA_MT5_SERVER_TZ={settings.mt5_server_tz!r} disagrees with the bars, which fit {guess.spec!r}")
+    print(f"AXIA_MT5_SERVER_TZ={settings.mt5_server_tz!r} agrees with the bars", file=out)
+    return 0
+
+def cmd_import(args, out=sys.stdout, clock=None) -> int:
+    "Import a file of bars into the lake (only new or changed bars are written)."
+    from axia.bootstrap import build_lake
+    from axia.ingest import import_file
+    settings = _settings(args)
+    report = import_file(args.file, args.symbol, args.timeframe, build_lake(settings, clock or _wall()), fmt=args.format,
+                         tz=args.tz, broker_clock=args.broker_clock, progress=sys.stderr.isatty(), calendar=settings.calendar)
+    print(report, file=out)
+    return 0
+
+def cmd_export(args, out=sys.stdout, clock=None) -> int:
+    "Write a stored series to a file, with its metadata."
+    from axia.bootstrap import build_lake
+    from axia.ingest import export_series
+    settings = _settings(args)
+    report = export_series(build_lake(settings, clock or _wall()), args.output, args.format, symbol=args.symbol,
+                           timeframe=args.timeframe, start=args.start, end=args.end, tz=args.tz or "UTC",
+                           clock=clock or _wall())
+    print(report, file=out)
+    return 0
+
+def cmd_stop(args, out=sys.stdout, clock=None) -> int:
+    "Stop the embedded Redis server of the data directory."
+    from axia.tiers.redis import EmbeddedRedis
+    settings = _settings(args)
+    server = EmbeddedRedis(settings.data_dir)
+    if not server.is_running(): print(f"axia stop: no embedded Redis is running for {Path(settings.data_dir).resolve()}", file=out); return 0
+    server.stop()
+    print(f"axia stop: stopped the embedded Redis of {Path(settings.data_dir).resolve()}", file=out)
+    return 0
+
+# %% ../nbs/70_cli.ipynb #7fb1dd83
+def _order_stack(settings, clock):
+    from axia.bootstrap import build_order_stack
+    from axia.order_path import orders_report, set_kill_switch
+    stack = build_order_stack(settings.model_copy(update={"order_executor": "paper"}), clock=clock or _wall())
     return dict(orders=stack.orders, kill_switch=stack.kill_switch, report=orders_report, set=set_kill_switch)
 
-def cmd_orders(args, out=sys.stdout) -> int:
-    o = _order_stack(_settings(args))
-    if o is None: print("axia orders: not available in this installation", file=out); return 1
+def cmd_orders(args, out=sys.stdout, clock=None) -> int:
+    o = _order_stack(_settings(args), clock)
     print(o["report"](o["orders"], o["kill_switch"], limit=args.limit), file=out)
     return 0
 
-def cmd_kill_switch(args, out=sys.stdout) -> int:
-    o = _order_stack(_settings(args))
-    if o is None: print("axia kill-switch: not available in this installation", file=out); return 1
+def cmd_kill_switch(args, out=sys.stdout, clock=None) -> int:
+    from axia.core import safe_text
+    o = _order_stack(_settings(args), clock)
     try: state = o["set"](o["kill_switch"], args.state == "on", args.reason, args.who)
     except ValueError as e: raise UsageError(str(e)) from None
-    print(state, file=out)
+    print(safe_text(state), file=out)
     return 0
 
-# %% ../nbs/70_cli.ipynb #2a51525f
-def cmd_chart(args, out=sys.stdout) -> int:
-    "Serve the chart app until Ctrl-C."
+# %% ../nbs/70_cli.ipynb #74d5523f
+def cmd_chart(args, out=sys.stdout, clock=None) -> int:
+    "Serve the chart app until Ctrl-C (or SIGTERM)."
     from axia.app import run_app   # streamlit and plotly load only for this command
     settings = _settings(args)
     os.environ["AXIA_SOURCE"] = settings.source   # the app reads its settings from the environment
-    print(f"axia chart: http://localhost:{args.port or 8501}  (Ctrl-C to stop)", file=out, flush=True)
+    print(f"axia chart: http://{args.host}:{args.port or 8501}  (Ctrl-C to stop)", file=out, flush=True)
     return run_app(port=args.port, data_dir=settings.data_dir)
 
-COMMANDS = {"collect": cmd_collect, "get": cmd_get, "info": cmd_info, "warmup": cmd_warmup, "query": cmd_query,
-            "orders": cmd_orders, "kill-switch": cmd_kill_switch, "chart": cmd_chart}
+# %% ../nbs/70_cli.ipynb #ba164ca9
+COMMANDS = {"collect": cmd_collect, "get": cmd_get, "info": cmd_info, "symbols": cmd_symbols, "warmup": cmd_warmup,
+            "query": cmd_query, "orders": cmd_orders, "kill-switch": cmd_kill_switch, "chart": cmd_chart,
+            "detect-clock": cmd_detect_clock, "import": cmd_import, "export": cmd_export, "stop": cmd_stop}
 
-def main(argv: list[str] | None = None) -> int:
-    "Run `axia` with `argv` (default: the command line); returns the exit status."
+def main(argv: list[str] | None = None,  # the arguments (default: the command line)
+         clock=None,                     # what "now" is for the command (default: the wall clock)
+        ) -> int:                        # the exit status
+    "Run `axia` with `argv`; errors are one line on stderr (a scrubbed traceback with -v)."
     parser = build_parser()
     if not logging.getLogger().handlers: logging.getLogger("axia").addHandler(logging.NullHandler())   # errors: ours, once
+    verbose = False
     try:
         args = parser.parse_args(argv)
+        verbose = getattr(args, "verbose", False)
+        for k in ("start", "end"): setattr(args, k, getattr(args, k, None))
         if not getattr(args, "command", None):
             parser.print_help(); return 2
-        return int(COMMANDS[args.command](args) or 0)
+        return int(COMMANDS[args.command](args, clock=clock or _wall()) or 0)
     except UsageError as e:
-        print(f"axia: error: {scrub(e, _env_secrets())}", file=sys.stderr); return 2
-    except (AxiaError, OSError) as e:
-        print(f"axia: error: {scrub(e, _env_secrets())}", file=sys.stderr); return 1
+        print(f"axia: error: {_one_line(e)}", file=sys.stderr); return 2
     except KeyboardInterrupt:
         print("axia: interrupted", file=sys.stderr); return 130
+    except Exception as e:
+        import traceback
+        from axia.core import AxiaError, scrub
+        if verbose: print(scrub("".join(traceback.format_exception(e)), _env_secrets()), file=sys.stderr, end="")
+        expected = isinstance(e, (AxiaError, OSError))
+        what = _one_line(e) if expected else f"unexpected {type(e).__name__}: {_one_line(e)}"
+        print(f"axia: error: {what}" + ("" if verbose else " (run with -v for the traceback)" if not expected else ""),
+              file=sys.stderr)
+        return 1
 
 # %% ../nbs/70_cli.ipynb #636be377
 if __name__ == "__main__" and "ipykernel" not in sys.modules: sys.exit(main())   # `python -m axia.cli`

@@ -6,19 +6,21 @@ Docs: https://axia-dev.github.io/axia/collect.html.md"""
 
 # %% ../nbs/40_collect.ipynb #ba1de375
 from __future__ import annotations
-import json, os, sys, tempfile, time, warnings
+import json, os, sys, tempfile, time, uuid, warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 import numpy as np
 import pandas as pd
-from .core import (AxiaError, Timeframe, bar_open, drop_invalid_bars, empty_ohlcv, is_synthetic, mark_synthetic,
-                       next_bar_open, utc_now, validate_symbol)
-from .ports import IOhlcvDataRepository, IOhlcvSource
+from fastcore.basics import patch
+from .core import (AxiaError, Clock, FxCalendar, Timeframe, bar_grid, bar_open, drop_invalid_bars, empty_ohlcv,
+                       fmt_bytes, fx_month, is_synthetic, mark_synthetic, merge_bars, slice_bars, utc_now,
+                       validate_symbol)
+from .ports import IMaintainable, IOhlcvDataRepository, IOhlcvSource, IRetention, ISeriesCatalog
 
 # %% auto #0
 __all__ = ['RUN_PREFIX', 'TaskResult', 'CollectFailed', 'CollectReport', 'last_run', 'progress_enabled',
-           'CollectOhlcvDataUseCase', 'complete_bars', 'warm_cache', 'nightly_notebook_path', 'run_nightly_notebook']
+           'CollectOhlcvDataUseCase', 'complete_bars', 'changed_bars', 'warm_cache', 'nightly_notebook_path',
+           'run_nightly_notebook', 'prune_runs', 'run_manifest', 'coverage_table', 'quality_summary']
 
 # %% ../nbs/40_collect.ipynb #4f8aab11
 @dataclass
@@ -28,8 +30,11 @@ class TaskResult:
     timeframe: str
     ok: bool = False
     bars_written: int = 0         # complete bars new to the lake
+    bars_revised: int = 0         # stored bars the source now gives differently (replaced)
+    bars_repaired: int = 0        # bars filled into holes or corrupt partitions
     bars_dropped: int = 0         # invalid bars the source sent (the forming bar is not counted)
-    bars_cached: int = 0          # bars merged into Redis (the series' last `retention_hours`)
+    bars_cached: int = 0          # bars merged into Redis (the part Redis keeps)
+    gaps: int = 0                 # holes still open after the repair pass (the source had nothing there)
     first: str | None = None      # first and last bar written (ISO, UTC)
     last: str | None = None
     error: str | None = None      # why the task failed: `Type: message`
@@ -56,6 +61,8 @@ class CollectReport:
     redis_memory_bytes: int | None = None       # Redis `used_memory` after the run
     redis_bars_cleaned: int | None = None       # bars past retention removed by `cleanup()`
     redis_error: str | None = None
+    redis_skipped: str | None = None            # why the hot tier was not written (Redis unavailable)
+    save_error: str | None = None               # why the report could not be saved, if it could not
     path: str | None = None                     # where the JSON was saved
 
     @property
@@ -74,65 +81,72 @@ class CollectReport:
 # %% ../nbs/40_collect.ipynb #a64afc93
 RUN_PREFIX = "collect-"
 
-def _report_dict(self: CollectReport) -> dict:
+@patch
+def to_dict(self: CollectReport) -> dict:
+    "The report as plain data (what is saved)."
     return {k: v for k, v in asdict(self).items() if k != "path"}
 
-def _save(self: CollectReport, runs_dir: str | os.PathLike) -> Path:
-    "Write the report as `<runs_dir>/collect-YYYYMMDD-HHMMSS-ffffff.json`; returns the path."
+@patch
+def save(self: CollectReport, runs_dir: str | os.PathLike) -> Path:
+    "Write the report as `<runs_dir>/collect-YYYYMMDD-HHMMSS-ffffff-<id>.json`; returns the path."
     runs_dir = Path(runs_dir); runs_dir.mkdir(parents=True, exist_ok=True)
     stamp = pd.Timestamp(self.started_at).strftime("%Y%m%d-%H%M%S-%f")
-    path = runs_dir / f"{RUN_PREFIX}{stamp}.json"
+    path = runs_dir / f"{RUN_PREFIX}{stamp}-{uuid.uuid4().hex[:6]}.json"
     with tempfile.NamedTemporaryFile("w", dir=runs_dir, prefix=".tmp-", suffix=".json", delete=False) as f:
-        json.dump(_report_dict(self), f, indent=1, default=str)
+        json.dump(self.to_dict(), f, indent=1, default=str)
     os.replace(f.name, path)
     self.path = str(path)
     return path
 
-def _from_dict(cls, d: dict, path=None) -> CollectReport:
-    d = dict(d, tasks=[TaskResult(**t) for t in d.get("tasks", [])])
-    return cls(**d, path=None if path is None else str(path))
-
-CollectReport.to_dict, CollectReport.save = _report_dict, _save
-CollectReport.from_dict = classmethod(_from_dict)
+@patch(cls_method=True)
+def from_dict(cls: CollectReport, d: dict, path=None) -> CollectReport:
+    "A report from `to_dict`'s data (unknown keys of newer versions are ignored)."
+    known = set(CollectReport.__dataclass_fields__)
+    tasks = [TaskResult(**{k: v for k, v in t.items() if k in TaskResult.__dataclass_fields__}) for t in d.get("tasks", [])]
+    return cls(**{k: v for k, v in d.items() if k in known and k != "path"} | {"tasks": tasks},
+               path=None if path is None else str(path))
 
 # %% ../nbs/40_collect.ipynb #dbe2241b
 def last_run(runs_dir: str | os.PathLike) -> CollectReport | None:
     "The newest report saved under `runs_dir`, or None when no run has finished there."
-    paths = sorted(Path(runs_dir).glob(f"{RUN_PREFIX}*.json"))
+    stamp = len(RUN_PREFIX) + len("YYYYmmdd-HHMMSS-ffffff")        # runs at one instant: the last written wins
+    paths = sorted(Path(runs_dir).glob(f"{RUN_PREFIX}*.json"), key=lambda p: (p.name[:stamp], p.stat().st_mtime_ns))
     if not paths: return None
     return CollectReport.from_dict(json.loads(paths[-1].read_text()), path=paths[-1])
 
 # %% ../nbs/40_collect.ipynb #7baf236b
-def _fmt_bytes(n: int | None) -> str:
-    if n is None: return "n/a"
-    for unit in ["B", "KB", "MB", "GB"]:
-        if n < 1024 or unit == "GB": return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-
-def _grid(self: CollectReport) -> pd.DataFrame:
+@patch
+def grid(self: CollectReport) -> pd.DataFrame:
     "Bars written per symbol (rows) × timeframe (columns); failures as `✗`."
     cells = {(t.symbol, t.timeframe): (f"{t.bars_written:,}" if t.ok else "✗") for t in self.tasks}
     symbols = list(dict.fromkeys(t.symbol for t in self.tasks))
     tfs = list(dict.fromkeys(t.timeframe for t in self.tasks))
     return pd.DataFrame([[cells.get((s, tf), "") for tf in tfs] for s in symbols], index=symbols, columns=tfs)
 
-def _str(self: CollectReport) -> str:
+@patch
+def __str__(self: CollectReport) -> str:
     kind = " (SYNTHETIC data)" if self.synthetic else ""
     head = (f"Collection from {self.source}{kind} as of {self.as_of}: {len(self.tasks)} tasks, "
             f"{len(self.successes)} ok, {len(self.failures)} failed, {self.bars_written:,} bars written "
             f"in {self.duration_s:.1f} s")
+    revised, repaired = sum(t.bars_revised for t in self.tasks), sum(t.bars_repaired for t in self.tasks)
+    holes = sum(t.gaps for t in self.tasks)
     if self.redis_error is not None: redis = f"Redis: {self.redis_error}"
+    elif self.redis_skipped is not None: redis = f"Redis: skipped — {self.redis_skipped} (the lake was written)"
     elif self.redis_memory_bytes is None and self.redis_bars_cleaned is None: redis = "Redis: not used"
-    else: redis = (f"Redis: {_fmt_bytes(self.redis_memory_bytes)} used after the run, "
+    else: redis = (f"Redis: {fmt_bytes(self.redis_memory_bytes)} used after the run, "
                    f"{self.redis_bars_cleaned or 0:,} bars past retention removed")
     lines = [head, redis]
-    if self.tasks: lines += ["", "Bars written (✗ = failed):", _grid(self).to_string()]
+    if revised or repaired or holes:
+        lines.append(f"Quality: {revised:,} bars revised by the source, {repaired:,} repaired, {holes:,} gaps the source cannot fill")
+    if self.tasks: lines += ["", "Bars written (✗ = failed):", self.grid().to_string()]
     if self.failures: lines += ["", "Failures:"] + [f"  {t.symbol} {t.timeframe}: {t.error}" for t in self.failures]
     if self.path: lines += ["", f"Saved to {self.path}"]
+    if self.save_error: lines += ["", f"NOT SAVED: {self.save_error}"]
     return "\n".join(lines)
 
-CollectReport.grid, CollectReport.__str__ = _grid, _str
-CollectReport._repr_markdown_ = lambda self: f"```\n{self}\n```"
+@patch
+def _repr_markdown_(self: CollectReport) -> str: return f"```\n{self}\n```"
 
 # %% ../nbs/40_collect.ipynb #9f7b561d
 def _in_notebook() -> bool:
@@ -154,28 +168,31 @@ def _progress(items, enabled: bool, desc: str):
 
 # %% ../nbs/40_collect.ipynb #dd0109ae
 class CollectOhlcvDataUseCase:
-    "Collect every symbol × timeframe from `source` into `lake` (and the last hours into `redis`)."
+    "Collect every symbol × timeframe from `source` into `lake` (and what Redis keeps into `redis`)."
     def __init__(self,
                  source: IOhlcvSource,                    # where bars come from (MT5, yfinance, dummy)
                  lake: IOhlcvDataRepository,              # L4: all history
-                 redis: IOhlcvDataRepository | None = None,  # L2: the last `retention_hours`; None skips caching
+                 redis: IOhlcvDataRepository | None = None,  # L2; None skips caching
                  *,
                  symbols: list[str],                      # e.g. Settings().symbols
                  timeframes: list[Timeframe | str],       # e.g. Settings().timeframes
                  backfill_days: int = 30,                 # history fetched for a series with nothing stored
-                 retention_hours: float = 24,             # hours of bars cached in Redis
-                 clock: Callable[[], pd.Timestamp] = utc_now,  # the run's "now" is read once, at the start
+                 repair_days: int | None = None,          # how far back holes are looked for (default: backfill_days)
+                 clock: Clock = utc_now,                  # the run's "now" is read once, at the start
+                 calendar: FxCalendar | None = None,      # market closures (default: axia's FX calendar)
                  progress: bool = True,                   # draw a progress bar when someone watches
                  runs_dir: str | os.PathLike | None = None,    # save the report here (`<data_dir>/runs`)
+                 redis_skipped: str | None = None,        # why there is no Redis, for the report
                 ):
-        if backfill_days < 1: raise ValueError(f"backfill_days={backfill_days} — must be at least 1")
+        if backfill_days < 1: raise AxiaError(f"backfill_days={backfill_days} — must be at least 1")
         self.source, self.lake, self.redis = source, lake, redis
         self.symbols = [validate_symbol(s) for s in symbols]
         self.timeframes = [Timeframe.parse(t) for t in timeframes]
         self.backfill = pd.Timedelta(days=backfill_days)
-        self.retention = pd.Timedelta(hours=retention_hours)
-        self.clock, self.progress = clock, progress
+        self.repair = pd.Timedelta(days=backfill_days if repair_days is None else repair_days)
+        self.clock, self.calendar, self.progress = clock, calendar, progress
         self.runs_dir = None if runs_dir is None else Path(runs_dir)
+        self.redis_skipped = redis_skipped
 
     def tasks(self) -> list[tuple[str, Timeframe]]:
         "One (symbol, timeframe) per task, in the order they run."
@@ -186,27 +203,27 @@ class CollectOhlcvDataUseCase:
                 f"{len(self.symbols)} symbols × {len(self.timeframes)} timeframes = {len(self.tasks())} tasks)")
 
 # %% ../nbs/40_collect.ipynb #f126ce30
-def _recent_window(self: CollectOhlcvDataUseCase, tf: Timeframe) -> pd.Timedelta:
-    return max(self.retention + tf.duration, 2 * tf.duration + pd.Timedelta(days=4))
-
+@patch
 def _backfill_start(self: CollectOhlcvDataUseCase, tf: Timeframe, now: pd.Timestamp) -> pd.Timestamp:
     "Start of a first fetch: `backfill_days` ago, rounded down to the bar containing it."
     return bar_open(now - self.backfill, tf)
 
-def _stored_tail(self: CollectOhlcvDataUseCase, symbol: str, tf: Timeframe, now: pd.Timestamp, known=None):
-    "(recent stored bars, last stored bar time or None); `known`: the set of series the lake holds, if listed."
-    if known is not None and (symbol, tf.value) not in known: return empty_ohlcv(), None
-    recent = self.lake.read(symbol, tf, start=now - _recent_window(self, tf))
-    if len(recent): return recent, recent.index[-1]
-    older = self.lake.read(symbol, tf, start=_backfill_start(self, tf, now) - 2 * tf.duration)
-    return recent, (older.index[-1] if len(older) else None)
+@patch
+def _stored(self: CollectOhlcvDataUseCase, symbol: str, tf: Timeframe, now: pd.Timestamp, known=None) -> pd.DataFrame:
+    "The stored bars of the repair window (empty for a series the lake does not hold)."
+    if known is not None and (symbol, tf.value) not in known: return empty_ohlcv()
+    return self.lake.read(symbol, tf, start=bar_open(now - max(self.repair, 3 * tf.duration), tf))
 
+@patch
 def _known_series(self: CollectOhlcvDataUseCase) -> set[tuple[str, str]] | None:
-    "Series the lake holds, from one listing (`series()`), so a first run reads nothing; None if it cannot list."
-    try: return {(s, Timeframe.parse(tf).value) for s, tf in self.lake.series()} if hasattr(self.lake, "series") else None
+    "Series the lake holds, from one listing, so a first run reads nothing; None if it cannot list."
+    if not isinstance(self.lake, ISeriesCatalog): return None
+    try: return {(s, Timeframe.parse(tf).value) for s, tf in self.lake.series()}
     except Exception: return None          # each task then looks for itself, and reports its own error
 
-CollectOhlcvDataUseCase._stored_tail = _stored_tail
+def _refetch_start(last: pd.Timestamp, tf: Timeframe) -> pd.Timestamp:
+    "Where an incremental fetch starts: the start of the FX day of the last stored bar (D1 and longer: that bar)."
+    return bar_open(last, Timeframe.D1) if tf.is_intraday else last
 
 # %% ../nbs/40_collect.ipynb #0a078479
 def complete_bars(df: pd.DataFrame,         # what the source returned
@@ -222,115 +239,161 @@ def complete_bars(df: pd.DataFrame,         # what the source returned
     clean, _ = drop_invalid_bars(wanted)
     return mark_synthetic(clean, synthetic), len(wanted) - len(clean)
 
+def changed_bars(fetched: pd.DataFrame, stored: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
+    "(bars of `fetched` that are new or differ from `stored`, how many are new, how many revised)."
+    if stored.empty or fetched.empty: return fetched, len(fetched), 0
+    s = stored.reindex(fetched.index)
+    same = (s.to_numpy() == fetched.to_numpy()).all(axis=1)
+    new = s["open"].isna().to_numpy()
+    out = fetched[~same]
+    out.attrs = dict(fetched.attrs)
+    return out, int(new.sum()), int((~same & ~new).sum())
+
 # %% ../nbs/40_collect.ipynb #44fb2f87
 def _by_month(df: pd.DataFrame) -> list[pd.DataFrame]:
-    "`df` split into calendar months (UTC), oldest first."
+    "`df` split into FX months, oldest first."
     if df.empty: return []
-    months = np.asarray(df.index.year * 12 + df.index.month)
+    year, month = fx_month(df.index)
+    months = np.asarray(year * 12 + month)
     cuts = [0, *(np.flatnonzero(np.diff(months)) + 1), len(df)]
     return [df.iloc[a:b] for a, b in zip(cuts, cuts[1:])]
 
+# %% ../nbs/40_collect.ipynb #26cd1778
+@patch
+def _holes(self: CollectOhlcvDataUseCase, stored: pd.DataFrame, tf: Timeframe, start, end) -> list[tuple]:
+    "Holes (first missing, last missing, bars) of `stored` in [start, end) worth a fetch."
+    from axia.provider import gaps
+    if stored.empty: return []
+    grid = bar_grid(start, end, tf, self.calendar)
+    slack = max(2 * tf.duration, pd.Timedelta(minutes=5))
+    return gaps(stored.index, grid, min_bars=int(slack / tf.duration) + 1)
+
+@patch
+def _repair(self: CollectOhlcvDataUseCase, symbol, tf, stored, now, res: TaskResult) -> pd.DataFrame:
+    "Fetch the holes (at most 20 per task, the largest first) and return the bars found for them."
+    if stored.empty: return empty_ohlcv()
+    holes = self._holes(stored, tf, stored.index[0], stored.index[-1] + pd.Timedelta(1, "ns"))
+    found = []
+    for a, b, n in sorted(holes, key=lambda h: -h[2])[:20]:
+        got, _ = complete_bars(self.source.fetch(symbol, tf, a, b + tf.duration), a, now)
+        if len(got): found.append(got)
+        res.gaps += 1 if len(got) < n else 0
+    res.gaps += max(0, len(holes) - 20)
+    if not found: return empty_ohlcv()
+    out = pd.concat(found).sort_index()
+    return mark_synthetic(out[~out.index.duplicated(keep="last")], any(is_synthetic(f) for f in found))
+
 # %% ../nbs/40_collect.ipynb #a22d8c00
-def _collect_one(self: CollectOhlcvDataUseCase,
-                 symbol: str, tf: Timeframe,
-                 now: pd.Timestamp,          # the run's cut: bars opening later are not asked for
-                 known: set | None = None,   # series the lake holds (`_known_series`); None: look
-                ) -> TaskResult:
-    "Fetch, validate, store and cache one series; never raises (a failure is recorded with its step)."
+@patch
+def collect_one(self: CollectOhlcvDataUseCase,
+                symbol: str, tf: Timeframe,
+                now: pd.Timestamp,          # the run's cut: bars opening later are not asked for
+                known: set | None = None,   # series the lake holds (`_known_series`); None: look
+               ) -> TaskResult:
+    "Fetch, validate, store, repair and cache one series; never raises (a failure is recorded with its step)."
     res, t0, step = TaskResult(symbol, tf.value), time.perf_counter(), "lake read"
     try:
-        recent, last = _stored_tail(self, symbol, tf, now, known)
-        start = _backfill_start(self, tf, now) if last is None else last + pd.Timedelta(1, "ns")
+        stored = self._stored(symbol, tf, now, known)
+        last = stored.index[-1] if len(stored) else None
+        if last is None and known is None:
+            older = self.lake.read(symbol, tf, start=self._backfill_start(tf, now))
+            last = older.index[-1] if len(older) else None
+        start = self._backfill_start(tf, now) if last is None else _refetch_start(last, tf)
         step = "fetch"
-        if last is not None and next_bar_open(last, tf) >= now: bars = empty_ohlcv()   # no newer bar has opened
-        else:
-            fetched = self.source.fetch(symbol, tf, start, now)
-            step = "validate"
-            bars, res.bars_dropped = complete_bars(fetched, start, now)
+        fetched = self.source.fetch(symbol, tf, start, now)
+        step = "validate"
+        bars, res.bars_dropped = complete_bars(fetched, start, now)
+        writes, res.bars_written, res.bars_revised = changed_bars(bars, slice_bars(stored, start))
+        step = "repair"
+        if len(stored) and (fixed := self._repair(symbol, tf, slice_bars(stored, None, start), now, res)).shape[0]:
+            fixed, n_new, _ = changed_bars(fixed, stored)
+            res.bars_repaired = n_new
+            writes = merge_bars(fixed, writes) if len(writes) else fixed
         step = "lake write"
-        for chunk in _by_month(bars): self.lake.write(symbol, tf, chunk)
-        res.bars_written = len(bars)
-        if len(bars): res.first, res.last = bars.index[0].isoformat(), bars.index[-1].isoformat()
+        for chunk in _by_month(writes): self.lake.write(symbol, tf, chunk)
+        if len(writes): res.first, res.last = writes.index[0].isoformat(), writes.index[-1].isoformat()
         step = "redis"
-        if self.redis is not None: res.bars_cached = _cache(self, symbol, tf, recent, bars, now)
+        if self.redis is not None: res.bars_cached = self._cache(symbol, tf, stored, bars, now)
         res.ok = True
     except Exception as e:               # isolate: the run goes on, the reason is in the report
         res.error = f"{step}: {type(e).__name__}: {e}".strip()
     res.seconds = round(time.perf_counter() - t0, 4)
     return res
 
-def _cache(self: CollectOhlcvDataUseCase, symbol, tf, recent: pd.DataFrame, bars: pd.DataFrame, now) -> int:
-    "Merge the series' last `retention` (stored + new bars) into Redis; returns the bars sent."
-    cutoff = now - self.retention - tf.duration
-    parts = [f for f in (recent[recent.index > cutoff], bars[bars.index > cutoff]) if len(f)]
-    if not parts: return 0
-    window = parts[0] if len(parts) == 1 else pd.concat(parts)
-    window = mark_synthetic(window[~window.index.duplicated(keep="last")].sort_index(),
-                            any(is_synthetic(f) for f in parts))
+@patch
+def _cache(self: CollectOhlcvDataUseCase, symbol, tf, stored: pd.DataFrame, bars: pd.DataFrame, now) -> int:
+    "Merge the bars Redis keeps (stored + new, the new winning) into Redis; returns the bars sent."
+    keep = self.redis.retention_start(now, tf) if isinstance(self.redis, IRetention) else None   # else it keeps all
+    window = merge_bars(slice_bars(stored, keep), slice_bars(bars, keep))
+    if window.empty: return 0
     self.redis.write(symbol, tf, window)       # `update` on Redis: merge, the new bar wins
     return len(window)
 
-CollectOhlcvDataUseCase.collect_one = _collect_one
-
 # %% ../nbs/40_collect.ipynb #ab726116
-def _run(self: CollectOhlcvDataUseCase) -> CollectReport:
+@patch
+def run(self: CollectOhlcvDataUseCase) -> CollectReport:
     "Run every task, clean Redis, save and return the report (it never raises for a failed task)."
+    if not self.tasks(): raise AxiaError("nothing to collect: no symbols or no timeframes — check AXIA_SYMBOLS and AXIA_TIMEFRAMES")
     t0, now = time.perf_counter(), pd.Timestamp(self.clock()).tz_convert("UTC").floor("1s")
     report = CollectReport(source=getattr(self.source, "name", type(self.source).__name__), as_of=now.isoformat(),
-                           started_at=utc_now().isoformat(), synthetic=bool(getattr(self.source, "synthetic", False)))
+                           started_at=now.isoformat(), synthetic=bool(getattr(self.source, "synthetic", False)),
+                           redis_skipped=self.redis_skipped)
     bar = _progress(self.tasks(), progress_enabled(self.progress), desc=f"collect from {report.source}")
-    known = _known_series(self)
+    known = self._known_series()
     for symbol, tf in bar:
         if hasattr(bar, "set_postfix_str"): bar.set_postfix_str(f"{symbol} {tf.value}")
         report.tasks.append(self.collect_one(symbol, tf, now, known))
     if hasattr(bar, "close"): bar.close()
-    _finish_redis(self, report)
-    report.finished_at, report.duration_s = utc_now().isoformat(), round(time.perf_counter() - t0, 3)
-    if self.runs_dir is not None: report.save(self.runs_dir)
+    self._finish_redis(report)
+    report.duration_s = round(time.perf_counter() - t0, 3)
+    report.finished_at = (now + pd.Timedelta(seconds=report.duration_s)).isoformat()
+    if self.runs_dir is not None:
+        try: report.save(self.runs_dir)
+        except OSError as e: report.save_error = f"{type(e).__name__}: {e}"
     return report
 
+@patch
 def _finish_redis(self: CollectOhlcvDataUseCase, report: CollectReport):
     "Trim Redis to retention and note its memory; a Redis failure is recorded, not raised."
-    if self.redis is None: return
+    if not isinstance(self.redis, IMaintainable): return
     try:
-        if hasattr(self.redis, "cleanup"): report.redis_bars_cleaned = int(self.redis.cleanup())
-        info = self.redis.get_info() if hasattr(self.redis, "get_info") else {}
+        report.redis_bars_cleaned = int(self.redis.cleanup())
+        info = self.redis.get_info()
         if info.get("used_memory_bytes") is not None: report.redis_memory_bytes = int(info["used_memory_bytes"])
     except Exception as e:
         report.redis_error = f"{type(e).__name__}: {e}"
 
-CollectOhlcvDataUseCase.run = _run
-
 # %% ../nbs/40_collect.ipynb #9411a303
-def _from_stack(cls, stack,                        # `axia.bootstrap.build_stack(...)`
+@patch(cls_method=True)
+def from_stack(cls: CollectOhlcvDataUseCase, stack,  # `axia.bootstrap.build_stack(...)`
                *, source: str | None = None,      # a name in `stack.sources`; default `settings.source`
                symbols=None, timeframes=None, backfill_days: int | None = None,
-               progress: bool = True, clock: Callable[[], pd.Timestamp] = utc_now) -> CollectOhlcvDataUseCase:
-    "The use case on `stack`'s lake, Redis and source, saving its report under `<data_dir>/runs`."
+               progress: bool = True) -> CollectOhlcvDataUseCase:
+    "The use case on `stack`'s tiers, source and clock, saving its report under `<data_dir>/runs`."
     s = stack.settings
     name = source or s.source
     if name not in stack.sources:
         raise AxiaError(f"source {name!r} is not available — configured sources: {', '.join(stack.sources) or 'none'}")
-    return cls(stack.sources[name], stack.lake, stack.redis, symbols=symbols or s.symbols,
+    down = getattr(stack, "redis_down", None) or (stack.redis_error if stack.redis is None else None)
+    return cls(stack.sources[name], stack.lake, None if down else stack.redis, symbols=symbols or s.symbols,
                timeframes=timeframes or s.timeframes, backfill_days=backfill_days or s.backfill_days,
-               retention_hours=s.retention_hours, clock=clock, progress=progress, runs_dir=Path(s.data_dir) / "runs")
-
-CollectOhlcvDataUseCase.from_stack = classmethod(_from_stack)
+               clock=stack.clock, calendar=stack.calendar, progress=progress, runs_dir=Path(s.data_dir) / "runs",
+               redis_skipped=down)
 
 # %% ../nbs/40_collect.ipynb #c68fa540
 def warm_cache(lake: IOhlcvDataRepository,            # L4, with `series()` listing what it stores
                redis: IOhlcvDataRepository,           # L2
                *,
-               retention_hours: float = 24,
                series: list[tuple[str, str]] | None = None,   # default: every stored series
-               clock: Callable[[], pd.Timestamp] = utc_now,
+               clock: Clock = utc_now,
               ) -> dict[tuple[str, str], int | str]:  # bars cached per series, or the error
-    "Fill Redis with the last `retention_hours` of every series in the lake."
+    "Fill Redis with what it keeps (its `retention_start`) of every series in the lake."
     now, out = clock(), {}
     for symbol, tf in (series if series is not None else lake.series()):
         tf = Timeframe.parse(tf)
         try:
-            bars = lake.read(symbol, tf, start=now - pd.Timedelta(hours=retention_hours) - tf.duration)
+            start = redis.retention_start(now, tf) if isinstance(redis, IRetention) else None   # a tier without retention: all
+            bars = lake.read(symbol, tf, start=start)
             out[(symbol, tf.value)] = redis.write(symbol, tf, bars) if len(bars) else 0
         except Exception as e:
             out[(symbol, tf.value)] = f"{type(e).__name__}: {e}"
@@ -344,24 +407,29 @@ def nightly_notebook_path() -> Path:
     return _repo_root() / "jobs" / "nightly_collect.ipynb"
 
 # %% ../nbs/40_collect.ipynb #31d50de2
-def run_nightly_notebook(data_dir: str | os.PathLike | None = None,   # default: `Settings().data_dir`
+def run_nightly_notebook(data_dir: str | os.PathLike | None = None,   # default: the settings' data_dir
                          *,
                          source: str | None = None,         # dummy | mt5 | yfinance; default: settings
                          symbols: list[str] | None = None,   # default: settings
                          timeframes: list[str] | None = None,
                          backfill_days: int | None = None,
+                         clock: Clock | None = None,        # the run's "now" (default: the wall clock)
+                         keep_days: int | None = None,      # prune executed notebooks older than this (default: settings)
                          notebook: str | os.PathLike | None = None,  # default: `jobs/nightly_collect.ipynb`
                          kernel_name: str = "python3",
                         ) -> Path:                           # the executed notebook
     "Execute the nightly job with papermill into `<data_dir>/runs/`; raises `CollectFailed` if it failed."
     import papermill as pm
-    from axia.config import Settings
-    data_dir = Path(data_dir if data_dir is not None else Settings().data_dir).expanduser().resolve()
+    from axia.config import load_settings
+    settings = load_settings(data_dir=data_dir)
+    data_dir = Path(settings.data_dir).expanduser().resolve()
     nb = Path(notebook) if notebook else nightly_notebook_path()
     if not nb.exists(): raise AxiaError(f"{nb} not found — the nightly job runs from a source checkout of axia")
     runs = data_dir / "runs"; runs.mkdir(parents=True, exist_ok=True)
-    out = runs / f"nightly_collect-{utc_now():%Y%m%d-%H%M%S}.ipynb"
+    as_of = (clock or utc_now)()
+    out = runs / f"nightly_collect-{as_of:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}.ipynb"
     params = dict(data_dir=str(data_dir), source=source, backfill_days=backfill_days,
+                  as_of=None if clock is None else as_of.isoformat(),
                   symbols=None if symbols is None else [validate_symbol(s) for s in symbols],
                   timeframes=None if timeframes is None else [Timeframe.parse(t).value for t in timeframes])
     try:
@@ -369,4 +437,46 @@ def run_nightly_notebook(data_dir: str | os.PathLike | None = None,   # default:
                             progress_bar=False, log_output=False)
     except pm.PapermillExecutionError as e:
         raise CollectFailed(f"{e.ename}: {e.evalue} — executed notebook kept at {out}", last_run(runs)) from None
+    finally:
+        prune_runs(runs, keep_days if keep_days is not None else settings.runs_keep_days, as_of, keep={out})
     return out
+
+def prune_runs(runs_dir: Path, keep_days: int, now: pd.Timestamp, keep=()) -> list[Path]:
+    "Delete executed job notebooks and run reports older than `keep_days` (never the ones in `keep`)."
+    cutoff, gone = (now - pd.Timedelta(days=keep_days)).timestamp(), []
+    for p in list(Path(runs_dir).glob("nightly_collect-*.ipynb")) + list(Path(runs_dir).glob(f"{RUN_PREFIX}*.json")):
+        try:
+            if p not in keep and p.stat().st_mtime < cutoff: p.unlink(); gone.append(p)
+        except OSError: pass
+    return gone
+
+# %% ../nbs/40_collect.ipynb #0b5431fc
+def run_manifest(stack) -> dict:
+    "Who ran what, where, against what: for the job notebook's audit trail."
+    import platform, socket, subprocess
+    from importlib.metadata import PackageNotFoundError, version
+    import axia
+    def ver(p):
+        try: return version(p)
+        except PackageNotFoundError: return None
+    try: commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                                 cwd=Path(axia.__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError): commit = None
+    s = stack.settings
+    return {"axia": axia.__version__, "commit": commit, "python": platform.python_version(), "host": socket.gethostname(),
+            "packages": {p: ver(p) for p in ["pandas", "numpy", "pyarrow", "duckdb", "redis", "MetaTrader5", "mt5linux", "yfinance"]},
+            "source": stack.source_name, "synthetic": bool(getattr(stack.source, "synthetic", False)),
+            "server_clock": s.mt5_server_tz if stack.source_name == "mt5" else None, "mt5_server": s.mt5_server,
+            "data_dir": str(Path(s.data_dir).resolve()), "lake": s.lake, "redis": s.redis_url_redacted or "embedded",
+            "as_of": stack.clock().isoformat()}
+
+def coverage_table(lake) -> pd.DataFrame:
+    "The lake's coverage per series (first, last, bars), or an empty table."
+    try: cov = lake.coverage()
+    except Exception: return pd.DataFrame(columns=["symbol", "timeframe", "first", "last", "bars"])
+    return cov[["symbol", "timeframe", "first", "last", "bars"]] if len(cov) else cov
+
+def quality_summary(report: CollectReport) -> pd.DataFrame:
+    "Per task: bars written, revised, repaired, dropped as invalid, gaps left."
+    cols = ["bars_written", "bars_revised", "bars_repaired", "bars_dropped", "gaps"]
+    return report.to_frame()[cols] if report.tasks else pd.DataFrame(columns=cols)

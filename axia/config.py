@@ -6,37 +6,55 @@ Docs: https://axia-dev.github.io/axia/config.html.md"""
 
 # %% ../nbs/01_config.ipynb #9af0145a
 from __future__ import annotations
-import os
+import re
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-from pydantic import Field, SecretStr, field_validator
+from urllib.parse import urlsplit
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from .core import ConfigError, ServerClock, Timeframe, validate_symbol
+from .core import ConfigError, FxCalendar, ServerClock, Timeframe, redact_url, scrub, validate_symbol
 
 # %% auto #0
-__all__ = ['DEFAULT_SYMBOLS', 'redact_url', 'Settings']
+__all__ = ['DEFAULT_SYMBOLS', 'Settings', 'load_settings']
 
 # %% ../nbs/01_config.ipynb #547e020c
 DEFAULT_SYMBOLS = ["USDJPY", "EURUSD", "EURJPY", "GBPUSD", "GBPJPY"]
-
-def redact_url(url: str | None) -> str | None:
-    "`url` with any password (in its user part, or a `password=` query as unix:// URLs carry it) replaced by `***`."
-    if not url: return url
-    parts = urlsplit(url)
-    if parts.password is not None:
-        netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-        url = urlunsplit(parts._replace(netloc=netloc))
-    base, _, rest = url.partition("?")           # by hand: urlunsplit would turn unix:///path into unix:/path
-    query, hash_, fragment = rest.partition("#")
-    if "password=" not in query: return url
-    query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)], safe="*/")
-    return f"{base}?{query}{hash_}{fragment}"
 
 # %% ../nbs/01_config.ipynb #02325946
 def _split(v):
     "Accept `a,b,c` strings as well as lists."
     return [s.strip() for s in v.split(",") if s.strip()] if isinstance(v, str) else v
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+def _check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
+    "`url` if it parses with one of `schemes`, a host (unless unix://) and a port in range; else `ConfigError`."
+    shown = redact_url(url) if "://" in url else scrub(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port                           # raises ValueError when out of 0–65535 or not a number
+    except ValueError as e:
+        raise ConfigError(f"{what} {shown!r} cannot be parsed: {scrub(e)}") from None
+    if parts.scheme not in schemes:
+        raise ConfigError(f"{what} {shown!r} — use a {' or '.join(s + '://' for s in schemes)} URL")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"{what} {shown!r} has no host")
+    if parts.scheme == "unix" and not parts.path:
+        raise ConfigError(f"{what} {shown!r} has no socket path")
+    if port == 0: raise ConfigError(f"{what} {shown!r} — port 0 is not a port to connect to")
+    return url
+
+def _check_lake_uri(uri: str) -> str:
+    "`s3://bucket[/prefix]` or a local path; anything else is refused rather than created as a folder."
+    if uri.startswith("s3://"):
+        bucket = uri[5:].split("/", 1)[0]
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+            raise ConfigError(f"lake URI {scrub(uri)!r} — S3 bucket names are 3–63 lower-case letters, digits, '.' or '-'")
+        return uri
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", uri) and not re.match(r"[A-Za-z]:[\\/]", uri):
+        raise ConfigError(f"lake URI {scrub(uri)!r} — the lake is a local directory or s3://bucket/prefix")
+    return uri
 
 class Settings(BaseSettings):
     "axia's configuration. Every field can be set as `AXIA_<FIELD>` in the environment or in `.env`."
@@ -54,7 +72,8 @@ class Settings(BaseSettings):
     symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS))
     timeframes: Annotated[list[Timeframe], NoDecode] = Field(default_factory=lambda: list(Timeframe))
     source: Literal["mt5", "yfinance", "dummy"] = Field("mt5", description="primary live source for collection")
-    backfill_days: int = Field(30, ge=1, description="history fetched for a symbol/timeframe with nothing stored yet")
+    backfill_days: int = Field(30, ge=1, le=36_500, description="history fetched for a symbol/timeframe with nothing stored yet")
+    runs_keep_days: int = Field(90, ge=1, description="executed job notebooks and run reports older than this are pruned")
 
     # L1 / L2
     retention_hours: int = Field(24, ge=1, description="hours of bars kept in Redis")
@@ -63,8 +82,8 @@ class Settings(BaseSettings):
     redis_ttl_policy: Literal["fixed", "ny_close"] = "fixed"
     redis_ttl_hours: int = Field(25, ge=1)
     redis_max_memory_mb: int = Field(256, ge=1)
-    redis_socket_timeout: float = Field(0.5, gt=0)
-    redis_connect_timeout: float = Field(0.5, gt=0)
+    redis_socket_timeout: float = Field(0.5, gt=0, le=300, allow_inf_nan=False, description="seconds")
+    redis_connect_timeout: float = Field(0.5, gt=0, le=300, allow_inf_nan=False, description="seconds")
 
     # L3 and the order path
     dynamodb_endpoint_url: str | None = Field(None, description="DynamoDB endpoint; None with no region set uses embedded SQLite")
@@ -83,19 +102,45 @@ class Settings(BaseSettings):
     mt5_server_tz: str = Field("America/New_York+7", description="broker server clock, see `ServerClock`")
     mt5_symbol_suffix: str = Field("", description="appended to every symbol for the broker, e.g. '.pro'")
     mt5linux_host: str | None = Field(None, description="mt5linux bridge host (Linux); None imports MetaTrader5 directly")
-    mt5linux_port: int = 18812
+    mt5linux_port: int = Field(18812, ge=1, le=65535)
 
-    log_level: str = "INFO"
+    # the market calendar (weekends, 25 Dec and 1 Jan, early closes on 24 and 31 Dec are built in)
+    closed_dates: Annotated[list[date], NoDecode] = Field(default_factory=list,
+                                                         description="a broker's own closed FX days, e.g. 2026-04-03")
+    early_close_time: str = Field("13:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                                  description="New York time of the 24 and 31 December early closes")
 
-    _split_lists = field_validator("symbols", "timeframes", mode="before")(classmethod(lambda cls, v: _split(v)))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("symbols", "closed_dates", mode="before")
+    @classmethod
+    def _split_lists(cls, v): return _split(v)
 
     @field_validator("symbols")
     @classmethod
-    def _check_symbols(cls, v): return [validate_symbol(s) for s in v]
+    def _check_symbols(cls, v):
+        if not v: raise ConfigError("no symbols — give at least one, e.g. AXIA_SYMBOLS=USDJPY,EURUSD")
+        return [validate_symbol(s) for s in v]
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, v):
+        if v is not None: _check_url(v.get_secret_value(), _REDIS_SCHEMES, "Redis URL")
+        return v
+
+    @field_validator("s3_endpoint_url", "dynamodb_endpoint_url", "sqs_endpoint_url")
+    @classmethod
+    def _check_endpoint(cls, v): return v if v is None else _check_url(v, ("http", "https"), "endpoint")
+
+    @field_validator("lake_uri")
+    @classmethod
+    def _check_lake(cls, v): return v if v is None else _check_lake_uri(v)
 
     @field_validator("timeframes", mode="before")
     @classmethod
-    def _parse_timeframes(cls, v): return [Timeframe.parse(t) for t in _split(v)]
+    def _parse_timeframes(cls, v):
+        if not (v := _split(v)): raise ConfigError("no timeframes — give at least one, e.g. AXIA_TIMEFRAMES=M1,H1")
+        return [Timeframe.parse(t) for t in v]
 
     @field_validator("mt5_server_tz")
     @classmethod
@@ -109,3 +154,31 @@ class Settings(BaseSettings):
     @property
     def redis_url_redacted(self) -> str | None:
         return redact_url(self.redis_url.get_secret_value()) if self.redis_url else None
+
+    @property
+    def calendar(self) -> FxCalendar:
+        "The market calendar: the built-in closures plus `closed_dates`."
+        return FxCalendar(early_close_time=self.early_close_time, extra_dates=self.closed_dates)
+
+    def secrets(self) -> list[str]:
+        "Every secret value set, for `axia.core.scrub` (never printed)."
+        vals = [self.aws_access_key_id, self.aws_secret_access_key, self.mt5_password, self.redis_url]
+        out = [v.get_secret_value() for v in vals if v is not None]
+        if self.redis_url is not None:
+            p = urlsplit(self.redis_url.get_secret_value())
+            try: out.append(p.password or "")
+            except ValueError: pass
+        return [s for s in out if s]
+
+# %% ../nbs/01_config.ipynb #422e6e48
+def load_settings(_env_file: str | None = ".env",   # read this .env too (None: the environment only)
+                  **overrides,                       # field values that win over the environment (None: not given)
+                 ) -> Settings:
+    "`Settings` from the environment and `.env` with the non-None `overrides`; a bad value raises one `ConfigError` line."
+    try: return Settings(_env_file=_env_file, **{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = "_".join(str(x) for x in err["loc"][:1]) or "settings"
+        msg = re.sub(r"^(Value|Assertion) error, ", "", err["msg"])
+        more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+        raise ConfigError(scrub(f"AXIA_{field.upper()}: {msg}{more}")) from None

@@ -1,4 +1,4 @@
-"""Symbols, timeframes, the bar schema and its validation, market time, and axia's errors.
+"""Symbols, timeframes, the bar schema and its validation, the FX calendar and market time, clocks, secrets, and axia's errors.
 
 Docs: https://axia-dev.github.io/axia/core.html.md"""
 
@@ -6,21 +6,26 @@ Docs: https://axia-dev.github.io/axia/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #f93ac9ef
 from __future__ import annotations
-import re, math
-from datetime import datetime, timezone
+import re
 from enum import Enum
-from zoneinfo import ZoneInfo, available_timezones
+from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SYMBOL_RULE', 'PRICE_COLUMNS', 'VOLUME_COLUMNS', 'OHLCV_COLUMNS', 'OHLCV_DTYPES', 'NEW_YORK', 'FX_CLOCK_SHIFT',
-           'AxiaError', 'InvalidSymbol', 'InvalidTimeframe', 'InvalidRange', 'ConfigError', 'TierUnavailable',
-           'SourceUnavailable', 'SymbolNotFound', 'RateLimited', 'LookbackExceeded', 'InvalidBars', 'validate_symbol',
-           'Timeframe', 'empty_ohlcv', 'as_ohlcv', 'mark_synthetic', 'is_synthetic', 'ohlcv_violations',
-           'validate_ohlcv', 'drop_invalid_bars', 'utc_now', 'as_utc', 'to_fx_clock', 'from_fx_clock', 'is_market_open',
-           'next_market_open', 'last_market_close', 'fx_day_close', 'bar_open', 'next_bar_open', 'latest_bar_open',
-           'bar_grid', 'resample_ohlcv', 'ServerClock']
+__all__ = ['SYMBOL_RULE', 'PRICE_COLUMNS', 'VOLUME_COLUMNS', 'OHLCV_COLUMNS', 'OHLCV_DTYPES', 'Clock', 'NEW_YORK_ZONE',
+           'NEW_YORK', 'FX_CLOCK_HOURS', 'FX_CLOCK_SHIFT', 'FX_CALENDAR', 'AxiaError', 'InvalidSymbol',
+           'InvalidTimeframe', 'InvalidRange', 'ConfigError', 'TierUnavailable', 'SourceUnavailable', 'SymbolNotFound',
+           'RateLimited', 'LookbackExceeded', 'CorruptData', 'InvalidBars', 'validate_symbol', 'Timeframe',
+           'CustomTimeframe', 'parse_timeframe', 'resampled_from', 'bars_from_arrays', 'empty_ohlcv', 'as_ohlcv',
+           'mark_synthetic', 'is_synthetic', 'ohlcv_violations', 'validate_ohlcv', 'drop_invalid_bars', 'utc_now',
+           'as_utc', 'fixed_clock', 'slice_bars', 'cheap_view', 'merge_bars', 'to_fx_clock', 'from_fx_clock',
+           'fx_month', 'FxCalendar', 'market_closures', 'is_market_open', 'next_market_open', 'last_market_close',
+           'trading_offset', 'fx_day_close', 'bar_open', 'bar_close', 'bar_end', 'is_forming', 'forming_bar',
+           'next_bar_open', 'latest_bar_open', 'bar_grid', 'resample_ohlcv', 'ServerClock', 'redact_url', 'scrub',
+           'safe_text', 'fmt_bytes']
 
 # %% ../nbs/00_core.ipynb #51e986d7
 class AxiaError(Exception):
@@ -35,6 +40,7 @@ class SourceUnavailable(AxiaError): "A live source (MT5, Yahoo) cannot answer no
 class SymbolNotFound(AxiaError): "The source does not know this symbol."
 class RateLimited(SourceUnavailable): "The source refused because of too many requests."
 class LookbackExceeded(AxiaError, ValueError): "The source does not keep history that far back."
+class CorruptData(AxiaError): "Stored bytes (a cache value, a lake file) that are not what axia wrote."
 
 class InvalidBars(AxiaError, ValueError):
     "Bars that break the schema; `report` lists each offending row and the rule it broke."
@@ -89,27 +95,75 @@ class Timeframe(str, Enum):
         "pandas frequency of the bar grid (in the FX clock for H4 and above, see below)."
         return {"W1": "W-MON", "MN1": "MS"}.get(self.value, f"{self.minutes}min")
 
+# %% ../nbs/00_core.ipynb #dafa9d7b
+class CustomTimeframe:
+    "A bar length that is not stored but resampled on request (e.g. H2), aligned to the 17:00 New York close."
+    __slots__ = ("value", "minutes")
+    def __init__(self, value: str, minutes: int): self.value, self.minutes = value, minutes
+    def __repr__(self): return f"CustomTimeframe({self.value!r})"
+    def __str__(self): return self.value
+    def __eq__(self, other): return isinstance(other, CustomTimeframe) and other.minutes == self.minutes
+    def __hash__(self): return hash(("custom", self.minutes))
+    @property
+    def duration(self) -> pd.Timedelta: return pd.Timedelta(minutes=self.minutes)
+    @property
+    def is_intraday(self) -> bool: return self.minutes < 1440
+
+_CUSTOM_RE = re.compile(r"(?P<unit>[MH])(?P<n>\d{1,4})")
+
+def parse_timeframe(tf) -> Timeframe | CustomTimeframe:
+    "A stored `Timeframe` (M1 … MN1), or a `CustomTimeframe` such as M2, H2, H6, H12 to resample on request."
+    if isinstance(tf, (Timeframe, CustomTimeframe)): return tf
+    if isinstance(tf, str) and tf.upper() in Timeframe.__members__: return Timeframe[tf.upper()]
+    m = _CUSTOM_RE.fullmatch(tf.upper()) if isinstance(tf, str) else None
+    minutes = 0 if m is None else int(m["n"]) * (60 if m["unit"] == "H" else 1)
+    if not minutes or 1440 % minutes or (minutes < 60 and 60 % minutes):
+        raise InvalidTimeframe(f"{tf!r} — timeframes are {', '.join(Timeframe.__members__)}, or a multiple aligned to "
+                               "the FX day such as M2, M10, H2, H3, H6, H8, H12")
+    std = next((t for t in Timeframe if t.minutes == minutes and t.minutes <= 1440), None)
+    return std if std is not None else CustomTimeframe(f"{m['unit']}{int(m['n'])}", minutes)
+
+def resampled_from(tf: Timeframe | CustomTimeframe) -> Timeframe:
+    "The stored timeframe a bar length is built from: itself, or the coarsest stored one dividing it."
+    if isinstance(tf, Timeframe): return tf
+    return max((t for t in Timeframe if t.minutes <= 1440 and tf.minutes % t.minutes == 0), key=lambda t: t.minutes)
+
 # %% ../nbs/00_core.ipynb #55ea54eb
 PRICE_COLUMNS = ["open", "high", "low", "close"]
 VOLUME_COLUMNS = ["tick_volume", "spread", "real_volume"]
 OHLCV_COLUMNS = PRICE_COLUMNS + VOLUME_COLUMNS
 OHLCV_DTYPES = {**{c: "float64" for c in PRICE_COLUMNS}, **{c: "int64" for c in VOLUME_COLUMNS}}
 
+try: from pandas.api.internals import create_dataframe_from_blocks
+except ImportError: create_dataframe_from_blocks = None   # pandas < 2.3: the public constructor below
+
+_COLUMNS = pd.Index(OHLCV_COLUMNS)
+_PRICE_AT, _VOLUME_AT = np.arange(4), np.arange(4, 7)
+
+def bars_from_arrays(times,                    # int64 ns since the epoch (UTC), or datetime64
+                     prices: np.ndarray,       # float64, shape (4, n): open, high, low, close
+                     volumes: np.ndarray,      # int64, shape (3, n): tick_volume, spread, real_volume
+                     synthetic: bool | None = None,  # sets `attrs["synthetic"]` when given
+                    ) -> pd.DataFrame:         # the frame, sharing the arrays (no copy)
+    "A frame of bars straight from column arrays: two blocks, no copies, no consolidation."
+    t = np.asarray(times)
+    index = pd.DatetimeIndex(t.view("datetime64[ns]") if t.dtype.kind in "iu" else t.astype("datetime64[ns]"),
+                             name="time").tz_localize("UTC")
+    if create_dataframe_from_blocks is not None:
+        df = create_dataframe_from_blocks([(prices, _PRICE_AT), (volumes, _VOLUME_AT)], index=index, columns=_COLUMNS)
+    else:
+        df = pd.DataFrame({**dict(zip(PRICE_COLUMNS, prices)), **dict(zip(VOLUME_COLUMNS, volumes))}, index=index)
+    if synthetic is not None: df.attrs["synthetic"] = bool(synthetic)
+    return df
+
 def empty_ohlcv() -> pd.DataFrame:
     "A frame with no bars and the full schema."
-    idx = pd.DatetimeIndex([], tz="UTC", name="time", dtype="datetime64[ns, UTC]")
-    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in OHLCV_DTYPES.items()}, index=idx)
+    return bars_from_arrays(np.zeros(0, np.int64), np.zeros((4, 0)), np.zeros((3, 0), np.int64))
 
-def as_ohlcv(df: pd.DataFrame) -> pd.DataFrame:
-    "Coerce a source's frame to the schema: UTC index named `time`, missing volumes as 0, columns in order."
-    out = df.copy()
-    if "time" in out.columns: out = out.set_index("time")
-    out.index = pd.DatetimeIndex(out.index, name="time")
-    out.index = (out.index.tz_localize("UTC") if out.index.tz is None else out.index.tz_convert("UTC")).as_unit("ns")
-    for c in VOLUME_COLUMNS:
-        if c not in out.columns: out[c] = 0
-    out[VOLUME_COLUMNS] = out[VOLUME_COLUMNS].fillna(0)
-    return out[OHLCV_COLUMNS].astype(OHLCV_DTYPES)
+def as_ohlcv(df: pd.DataFrame, **options) -> pd.DataFrame:
+    "`axia.ingest.as_ohlcv`, the one conversion of a user's or a source's frame to axia bars (importable from core too)."
+    from axia.ingest import as_ohlcv as convert   # ingest builds on core: imported when first used
+    return convert(df, **options)
 
 # %% ../nbs/00_core.ipynb #05db3013
 def mark_synthetic(df: pd.DataFrame, synthetic: bool = True) -> pd.DataFrame:
@@ -120,9 +174,16 @@ def mark_synthetic(df: pd.DataFrame, synthetic: bool = True) -> pd.DataFrame:
 def is_synthetic(df: pd.DataFrame) -> bool: return bool(df.attrs.get("synthetic", False))
 
 # %% ../nbs/00_core.ipynb #cc4a50ac
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+_DTYPES = {c: np.dtype(t) for c, t in OHLCV_DTYPES.items()}
+
 def _frame_problems(df) -> list[str]:
     "Schema problems that concern the whole frame rather than a row."
     if not isinstance(df, pd.DataFrame): return [f"expected a DataFrame, got {type(df).__name__}"]
+    dtypes = df.dtypes
+    if len(dtypes) == 7 and list(dtypes.index) == OHLCV_COLUMNS and all(dtypes.iloc[i] == _DTYPES[c] for i, c in enumerate(OHLCV_COLUMNS)) \
+            and df.index.dtype == _UTC_NS:
+        return []                                                   # the usual case, checked cheaply
     probs = [f"missing column {c!r}" for c in OHLCV_COLUMNS if c not in df.columns]
     probs += [f"column {c!r} is {df[c].dtype}, expected {t}" for c, t in OHLCV_DTYPES.items()
               if c in df.columns and str(df[c].dtype) != t]
@@ -132,32 +193,41 @@ def _frame_problems(df) -> list[str]:
     elif str(idx.dtype) != "datetime64[ns, UTC]": probs.append(f"index is {idx.dtype}, expected datetime64[ns, UTC] (as_ohlcv converts)")
     return probs
 
-def ohlcv_violations(df: pd.DataFrame) -> pd.DataFrame:
-    "One row per (bar, broken rule); empty when every bar is valid. Assumes the frame-level schema holds."
+def _rule_masks(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    "Per rule, which rows break it (numpy, one pass per rule)."
     o, h, l, c = (df[k].to_numpy() for k in PRICE_COLUMNS)
+    v = np.stack([df[k].to_numpy() for k in VOLUME_COLUMNS]) if len(df) else np.zeros((3, 0), np.int64)
+    p = np.stack([o, h, l, c])
+    t = df.index.asi8
     with np.errstate(invalid="ignore"):
-        rules = {
-            "price not finite": ~np.isfinite(df[PRICE_COLUMNS].to_numpy()).all(axis=1),
-            "price not positive": (df[PRICE_COLUMNS].to_numpy() <= 0).any(axis=1),
+        dup = np.r_[False, t[1:] == t[:-1]] if len(t) else np.zeros(0, bool)
+        if not (len(t) < 2 or (t[1:] > t[:-1]).all()):
+            dup = df.index.duplicated(keep="first")
+        return {
+            "price not finite": ~np.isfinite(p).all(axis=0),
+            "price not positive": (p <= 0).any(axis=0),
             "high below open or close": h < np.maximum(o, c),
             "low above open or close": l > np.minimum(o, c),
-            "negative volume": (df[VOLUME_COLUMNS].to_numpy() < 0).any(axis=1),
-            "duplicate time": df.index.duplicated(keep="first"),
-            "time not increasing": np.r_[False, np.asarray(df.index[1:] <= df.index[:-1])] & ~df.index.duplicated(keep="first"),
+            "negative volume": (v < 0).any(axis=0),
+            "duplicate time": dup,
+            "time not increasing": np.r_[False, t[1:] <= t[:-1]] & ~dup if len(t) else np.zeros(0, bool),
         }
-    rows = [(df.index[i], rule) for rule, bad in rules.items() for i in np.flatnonzero(bad)]
+
+def ohlcv_violations(df: pd.DataFrame) -> pd.DataFrame:
+    "One row per (bar, broken rule); empty when every bar is valid. Assumes the frame-level schema holds."
+    rows = [(df.index[i], rule) for rule, bad in _rule_masks(df).items() for i in np.flatnonzero(bad)]
     return pd.DataFrame(rows, columns=["time", "rule"])
 
 # %% ../nbs/00_core.ipynb #3b7f9d32
 def validate_ohlcv(df: pd.DataFrame) -> pd.DataFrame:
     "Return `df` unchanged if it is a valid frame of bars, else raise `InvalidBars` naming every problem."
     if probs := _frame_problems(df): raise InvalidBars("bars do not fit the schema: " + "; ".join(probs))
+    masks = _rule_masks(df)
+    if not any(m.any() for m in masks.values()): return df
     report = ohlcv_violations(df)
-    if len(report):
-        summary = report.groupby("rule").size().to_dict()
-        first = report.iloc[0]
-        raise InvalidBars(f"{len(report)} broken rule(s) {summary}; first at {first.time}: {first.rule}", report)
-    return df
+    summary = report.groupby("rule").size().to_dict()
+    first = report.iloc[0]
+    raise InvalidBars(f"{len(report)} broken rule(s) {summary}; first at {first.time}: {first.rule}", report)
 
 def drop_invalid_bars(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Sort, keep the last of duplicate times, drop rows that break a rule; returns (clean bars, report)."
@@ -168,19 +238,74 @@ def drop_invalid_bars(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     bad = ohlcv_violations(df)
     clean = df[~df.index.isin(bad.time)] if len(bad) else df
     clean.attrs = dict(df.attrs)
-    return clean, pd.concat([report, bad], ignore_index=True)
+    return clean, pd.concat([report, bad], ignore_index=True) if len(bad) else report
 
-# %% ../nbs/00_core.ipynb #01221003
-NEW_YORK = ZoneInfo("America/New_York")
-FX_CLOCK_SHIFT = pd.Timedelta(hours=7)
+# %% ../nbs/00_core.ipynb #2f988f3e
+Clock = Callable[[], pd.Timestamp]
 
-def utc_now() -> pd.Timestamp: "The current time, tz-aware UTC."; return pd.Timestamp.now(tz="UTC")
+def utc_now() -> pd.Timestamp: "The wall clock: the current time, tz-aware UTC."; return pd.Timestamp.now(tz="UTC")
 
 def as_utc(t):
     "A Timestamp or DatetimeIndex in UTC, in ns; naive input is taken to be UTC; None stays None."
     if t is None: return None
     t = pd.Timestamp(t) if not isinstance(t, (pd.Timestamp, pd.DatetimeIndex)) else t
     return (t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")).as_unit("ns")
+
+def fixed_clock(t) -> Clock:
+    "A `Clock` that always answers `t` (a frozen instant: for tests, replays and as-of runs)."
+    t = as_utc(t)
+    def clock() -> pd.Timestamp: return t
+    clock.instant = t
+    return clock
+
+# %% ../nbs/00_core.ipynb #3a45057f
+def slice_bars(df: pd.DataFrame, start=None, end=None) -> pd.DataFrame:
+    "Rows with `start <= time < end` of a sorted frame (a view; None: unbounded)."
+    t = df.index.asi8
+    i = 0 if start is None else int(np.searchsorted(t, as_utc(start).value, "left"))
+    j = len(t) if end is None else int(np.searchsorted(t, as_utc(end).value, "left"))
+    return df if (i, j) == (0, len(t)) else df.iloc[i:j]
+
+def cheap_view(df: pd.DataFrame) -> pd.DataFrame:
+    "A frame sharing `df`'s data under copy-on-write: writes to either never reach the other."
+    try:
+        mgr = df._mgr
+        new = type(mgr)(tuple(b.copy(deep=False) for b in mgr.blocks), [ax._view() for ax in mgr.axes],
+                        verify_integrity=False)
+        out = pd.DataFrame._from_mgr(new, axes=new.axes)
+        out._attrs = dict(df.attrs)
+        return out
+    except Exception:  # pandas internals moved: the public way is still correct
+        return df.copy(deep=False)
+
+# %% ../nbs/00_core.ipynb #7ba733f9
+def _columns(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "(times ns, prices (4, n), volumes (3, n)) of a frame of bars."
+    return (df.index.asi8, np.stack([df[c].to_numpy() for c in PRICE_COLUMNS]),
+            np.stack([df[c].to_numpy() for c in VOLUME_COLUMNS]))
+
+def merge_bars(old: pd.DataFrame | None,   # what is held
+               new: pd.DataFrame,          # what arrives: wins on equal bar open times
+              ) -> pd.DataFrame:           # sorted, unique; synthetic if any bar kept is
+    "`old` and `new` bars together; where both hold a bar open time, `new`'s bar wins."
+    if old is None or old.empty: return mark_synthetic(new if new.empty else new.copy(), is_synthetic(new))
+    if new.empty: return old
+    to, po, vo = _columns(old); tn, pn, vn = _columns(new)
+    if to[-1] < tn[0]: keep = np.ones(len(to), bool)                  # appending: the usual case
+    else: keep = ~np.isin(to, tn, assume_unique=True)
+    t = np.concatenate([to[keep], tn])
+    order = np.argsort(t, kind="stable") if keep.any() and to[keep][-1] > tn[0] else None
+    p, v = np.concatenate([po[:, keep], pn], axis=1), np.concatenate([vo[:, keep], vn], axis=1)
+    if order is not None: t, p, v = t[order], p[:, order], v[:, order]
+    synthetic = is_synthetic(new) or (bool(keep.any()) and is_synthetic(old))
+    out = bars_from_arrays(t, np.ascontiguousarray(p), np.ascontiguousarray(v), synthetic)
+    return out
+
+# %% ../nbs/00_core.ipynb #01221003
+NEW_YORK_ZONE = "America/New_York"
+NEW_YORK = ZoneInfo(NEW_YORK_ZONE)
+FX_CLOCK_HOURS = 7
+FX_CLOCK_SHIFT = pd.Timedelta(hours=FX_CLOCK_HOURS)
 
 def _localize(naive, zone):
     "Wall times in `zone` to UTC; on a repeated hour take the earlier instant, skip over a missing hour."
@@ -195,31 +320,191 @@ def from_fx_clock(naive):
     "UTC instant(s) of naive FX-clock time(s)."
     return _localize(naive - FX_CLOCK_SHIFT, NEW_YORK)
 
+def fx_month(t) -> tuple:
+    "(year, month) of the FX day holding UTC instant(s) `t`: the month a bar trades in."
+    fx = to_fx_clock(t)
+    return fx.year, fx.month
+
 # %% ../nbs/00_core.ipynb #d8ebfb89
-def is_market_open(t):
-    "Whether the FX market trades at UTC instant(s) `t` (Sunday 17:00 → Friday 17:00 New York)."
-    fx = to_fx_clock(t)
-    return fx.day_of_week < 5 if isinstance(fx, pd.DatetimeIndex) else fx.day_of_week < 5
+def _fx_date(d) -> pd.Timestamp:
+    "Midnight of an FX-clock date given as 'YYYY-MM-DD', a date or a Timestamp."
+    d = pd.Timestamp(d)
+    return (d.tz_localize(None) if d.tz is not None else d).normalize().as_unit("ns")
 
-def next_market_open(t) -> pd.Timestamp:
-    "`t` itself if the market is open, else the next Sunday 17:00 New York."
-    if is_market_open(t): return as_utc(t)
-    fx = to_fx_clock(t)
-    return from_fx_clock(fx.normalize() + pd.Timedelta(days=7 - fx.day_of_week))
+class FxCalendar:
+    "When the FX market is closed: weekends, holidays, early closes and a broker's own closures."
+    def __init__(self,
+                 holidays=((12, 25), (1, 1)),                # (month, day): the FX day of that date does not trade
+                 early_closes=((12, 24), (12, 31)),          # (month, day): that FX day closes early …
+                 early_close_time: str = "13:00",            # … at this New York time
+                 extra_dates=(),                             # FX dates a broker is closed ('2026-04-03', …)
+                 extra_closures=(),                          # any other (start, end) UTC intervals
+                ):
+        self.holidays, self.early_closes = tuple(map(tuple, holidays)), tuple(map(tuple, early_closes))
+        h, m = map(int, early_close_time.split(":"))
+        self.early_close_time = early_close_time
+        self._early = pd.Timedelta(hours=h + FX_CLOCK_HOURS, minutes=m)   # on the FX clock, from the FX day's start
+        self.extra_dates = tuple(_fx_date(d) for d in extra_dates)
+        self.extra_closures = tuple((as_utc(a), as_utc(b)) for a, b in extra_closures)
 
-def last_market_close(t) -> pd.Timestamp:
-    "The most recent Friday 17:00 New York at or before `t`."
-    fx = to_fx_clock(t)
-    return from_fx_clock(fx.normalize() - pd.Timedelta(days=(fx.day_of_week - 5) % 7))
+    def __repr__(self):
+        return (f"FxCalendar(holidays={list(self.holidays)}, early_closes={list(self.early_closes)} at "
+                f"{self.early_close_time} New York, {len(self.extra_dates) + len(self.extra_closures)} extra)")
+
+FX_CALENDAR = FxCalendar()
+
+# %% ../nbs/00_core.ipynb #1c3f9128
+_DAY = pd.Timedelta(days=1)
+_YEAR_NS = 365.2425 * 86400e9
+
+def _merged(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "Intervals [a, b) sorted and merged where they overlap or touch."
+    order = np.argsort(a, kind="stable"); a, b = a[order], b[order]
+    reach = np.maximum.accumulate(b)
+    new = np.r_[True, a[1:] > reach[:-1]]
+    return a[new], np.maximum.reduceat(reach, np.flatnonzero(new))
+
+@patch
+def _build(self: FxCalendar, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+    "Every closure from FX-clock year `y0` to `y1` inclusive (a few vectorised date ranges, then one merge)."
+    lo, hi = pd.Timestamp(y0, 1, 1) - 9 * _DAY, pd.Timestamp(y1 + 1, 1, 1) + 9 * _DAY
+    sats = pd.date_range(lo - pd.Timedelta(days=(lo.day_of_week - 5) % 7), hi, freq="7D")
+    days = pd.date_range(lo, hi, freq="D")
+    md = np.asarray(days.month * 100 + days.day)
+    hol = days[np.isin(md, [m * 100 + d for m, d in self.holidays])]
+    early = days[np.isin(md, [m * 100 + d for m, d in self.early_closes])]
+    extra = pd.DatetimeIndex([d for d in self.extra_dates if lo <= d <= hi], dtype="datetime64[ns]")
+    fx_a = np.concatenate([x.as_unit("ns").to_numpy() for x in (sats, hol, early + self._early, extra)])
+    fx_b = np.concatenate([x.as_unit("ns").to_numpy() for x in (sats + 2 * _DAY, hol + _DAY, early + _DAY, extra + _DAY)])
+    a, b = from_fx_clock(pd.DatetimeIndex(fx_a)).asi8, from_fx_clock(pd.DatetimeIndex(fx_b)).asi8
+    if self.extra_closures:
+        a = np.r_[a, [x.value for x, _ in self.extra_closures]]; b = np.r_[b, [y.value for _, y in self.extra_closures]]
+    return _merged(a, b)
+
+@patch
+def closures(self: FxCalendar,
+             start,  # UTC instant
+             end,    # UTC instant
+            ) -> tuple[np.ndarray, np.ndarray]:  # (closes, reopens) as int64 ns since the epoch, UTC, merged
+    "Every closure overlapping [start, end], as two sorted arrays (built once per span of years, then cached)."
+    s, e = (int(x) if isinstance(x, (int, np.integer)) else pd.Timestamp(x).value for x in (start, end))
+    y0, y1 = int(1970 + s / _YEAR_NS) - 1, int(1970 + e / _YEAR_NS) + 1   # naive input counts as UTC
+    built = getattr(self, "_built", None)               # ((first year, last year), (closes, reopens))
+    if built is None or y0 < built[0][0] or y1 > built[0][1]:
+        if built is not None: y0, y1 = min(y0, built[0][0]), max(y1, built[0][1])
+        built = self._built = ((y0, y1), self._build(y0, y1))   # one attribute swap: safe for other threads
+    a, b = built[1]
+    i, j = np.searchsorted(b, s, "right"), np.searchsorted(a, e, "right")
+    return a[i:j], b[i:j]
+
+# %% ../nbs/00_core.ipynb #1c006729
+def _as_index(t) -> tuple[pd.DatetimeIndex, bool]:
+    "UTC instants as an index, and whether `t` was a scalar."
+    scalar = not isinstance(t, (pd.DatetimeIndex, pd.Series, np.ndarray, list))
+    return (pd.DatetimeIndex([as_utc(t)]) if scalar else as_utc(pd.DatetimeIndex(t))), scalar
+
+@patch
+def _containing_ns(self: FxCalendar, ns: np.ndarray):
+    "For int64 ns instants: (index of the closure holding each or -1, closes, reopens)."
+    if not len(ns): return np.zeros(0, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a, b = self.closures(ns.min(), ns.max())
+    i = np.searchsorted(a, ns, "right") - 1
+    inside = (i >= 0) & (ns < b[np.maximum(i, 0)]) if len(a) else np.zeros(len(ns), bool)
+    return np.where(inside, i, -1), a, b
+
+@patch
+def _containing(self: FxCalendar, t: pd.DatetimeIndex): return self._containing_ns(t.asi8)
+
+@patch
+def is_open(self: FxCalendar, t):
+    "Whether the market trades at UTC instant(s) `t` (naive: UTC)."
+    if isinstance(t, (pd.Timestamp, str)) or hasattr(t, "timestamp"):
+        return bool(self._containing_ns(np.array([pd.Timestamp(t).value]))[0][0] < 0)
+    return self._containing(_as_index(t)[0])[0] < 0
+
+@patch
+def next_open(self: FxCalendar, t) -> pd.Timestamp:
+    "`t` itself if the market is open, else the end of the closure holding it."
+    idx, _ = _as_index(t)
+    i, _, b = self._containing(idx)
+    return idx[0] if i[0] < 0 else pd.Timestamp(int(b[i[0]]), tz="UTC")
+
+@patch
+def last_close(self: FxCalendar, t) -> pd.Timestamp:
+    "The start of the most recent closure at or before UTC instant `t`."
+    t = as_utc(t)
+    a, _ = self.closures(t - 10 * _DAY, t)
+    return pd.Timestamp(int(a[np.searchsorted(a, t.value, "right") - 1]), tz="UTC")
+
+# %% ../nbs/00_core.ipynb #977edac5
+@patch
+def trading_offset(self: FxCalendar,
+                   t,                     # UTC instant to start from
+                   delta: pd.Timedelta,   # trading time to move by (negative: back)
+                  ) -> pd.Timestamp:
+    "`t + delta`, counting only the time the market is open."
+    t, delta = as_utc(t), pd.Timedelta(delta)
+    back, left = delta < pd.Timedelta(0), abs(delta).value
+    span = 2 * abs(delta) + 10 * _DAY
+    a, b = self.closures(t - span, t) if back else self.closures(t, t + span)
+    cur = t.value
+    pairs = zip(a[::-1], b[::-1]) if back else zip(a, b)
+    for c, r in pairs:
+        if back:
+            if c >= cur: continue
+            if r < cur:                       # open time between this closure and cur
+                if cur - r >= left: return pd.Timestamp(cur - left, tz="UTC")
+                left -= cur - r
+            cur = c
+        else:
+            if r <= cur: continue
+            if c > cur:
+                if c - cur >= left: return pd.Timestamp(cur + left, tz="UTC")
+                left -= c - cur
+            cur = r
+    return pd.Timestamp(cur - left if back else cur + left, tz="UTC")
+
+@patch
+def trading_time(self: FxCalendar, start, end) -> pd.Timedelta:
+    "How long the market is open in [start, end)."
+    start, end = as_utc(start), as_utc(end)
+    if end <= start: return pd.Timedelta(0)
+    a, b = self.closures(start, end)
+    closed = np.clip(np.minimum(b, end.value) - np.maximum(a, start.value), 0, None).sum()
+    return pd.Timedelta(int(end.value - start.value - closed), "ns")
+
+# %% ../nbs/00_core.ipynb #d13a3e32
+def _cal(calendar) -> FxCalendar: return FX_CALENDAR if calendar is None else calendar
+
+def market_closures(start, end, calendar: FxCalendar | None = None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    "Every closure `(close, reopen)` overlapping [start, end], UTC, merged, oldest first."
+    a, b = _cal(calendar).closures(start, end)
+    return [(pd.Timestamp(int(x), tz="UTC"), pd.Timestamp(int(y), tz="UTC")) for x, y in zip(a, b)]
+
+def is_market_open(t, calendar: FxCalendar | None = None):
+    "Whether the FX market trades at UTC instant(s) `t` (a bool, or an array for many instants)."
+    return _cal(calendar).is_open(t)
+
+def next_market_open(t, calendar: FxCalendar | None = None) -> pd.Timestamp:
+    "`t` itself if the market is open, else when it reopens."
+    return _cal(calendar).next_open(t)
+
+def last_market_close(t, calendar: FxCalendar | None = None) -> pd.Timestamp:
+    "The most recent close (Friday 17:00 New York, or a holiday's) at or before `t`."
+    return _cal(calendar).last_close(t)
+
+def trading_offset(t, delta, calendar: FxCalendar | None = None) -> pd.Timestamp:
+    "`t + delta` counted in trading time only (closures are skipped)."
+    return _cal(calendar).trading_offset(t, delta)
 
 def fx_day_close(t) -> pd.Timestamp:
     "The 17:00 New York close that ends the FX day containing `t`."
-    return from_fx_clock(to_fx_clock(t).normalize() + pd.Timedelta(days=1))
+    return from_fx_clock(to_fx_clock(t).normalize() + _DAY)
 
-# %% ../nbs/00_core.ipynb #977edac5
+# %% ../nbs/00_core.ipynb #4b80db9c
 def bar_open(t, timeframe):
     "Open time (UTC) of the `timeframe` bar containing UTC instant(s) `t`."
-    tf = Timeframe.parse(timeframe)
+    tf = parse_timeframe(timeframe)
     if tf.minutes <= 60: return as_utc(t).floor(f"{tf.minutes}min")
     fx = to_fx_clock(t)
     if tf is Timeframe.W1: fx = fx.normalize() - pd.to_timedelta(fx.day_of_week, unit="D")
@@ -231,49 +516,99 @@ def _fx_step(fx, tf: Timeframe, n=1):
     "Move FX-clock bar opens `n` bars on."
     return fx + pd.DateOffset(months=n) if tf is Timeframe.MN1 else fx + n * tf.duration
 
-def next_bar_open(t, timeframe) -> pd.Timestamp:
-    "When the next `timeframe` bar after the one containing `t` can open: its boundary, or the next market open."
-    tf = Timeframe.parse(timeframe)
-    nxt = from_fx_clock(_fx_step(to_fx_clock(bar_open(t, tf)), tf))
-    return max(nxt, next_market_open(nxt))
+def bar_close(t, timeframe):
+    "When bar(s) opening at UTC `t` close, nominally (H4 and above on the FX clock, so across DST changes too)."
+    tf = parse_timeframe(timeframe)
+    if tf.minutes <= 60: return as_utc(t) + tf.duration
+    return from_fx_clock(_fx_step(to_fx_clock(t), tf))
 
-def latest_bar_open(now, timeframe) -> pd.Timestamp:
+def bar_end(t, timeframe, calendar: FxCalendar | None = None):
+    "When trading in bar(s) opening at `t` ends: the close, or the start of the closure the bar runs into."
+    idx, scalar = _as_index(t)
+    close = bar_close(idx, timeframe)
+    i, a, _ = _cal(calendar)._containing(close - pd.Timedelta(1, "ns"))
+    end = close.asi8.copy()
+    if (hit := i >= 0).any(): end[hit] = np.maximum(a[i[hit]], idx.asi8[hit])
+    out = pd.DatetimeIndex(end.astype("datetime64[ns]"), name=getattr(t, "name", None)).tz_localize("UTC")
+    return out[0] if scalar else out
+
+# %% ../nbs/00_core.ipynb #c95052ed
+def is_forming(t, timeframe, now, calendar: FxCalendar | None = None):
+    "Whether bar(s) opening at `t` are still forming at `now` (opened, and their trading has not ended)."
+    now = as_utc(now)
+    end = bar_end(t, timeframe, calendar)
+    return (as_utc(t) <= now) & (end > now)
+
+def forming_bar(df: pd.DataFrame, timeframe, now, calendar: FxCalendar | None = None) -> pd.Timestamp | None:
+    "Open time of the last bar of `df` if it is still forming at `now`, else None."
+    if df.empty: return None
+    last = df.index[-1]
+    return last if is_forming(last, timeframe, now, calendar) else None
+
+def next_bar_open(t, timeframe, calendar: FxCalendar | None = None) -> pd.Timestamp:
+    "When the next `timeframe` bar after the one containing `t` can open: its boundary, or the next market open."
+    tf = parse_timeframe(timeframe)
+    nxt = bar_close(bar_open(t, tf), tf)
+    reopen = next_market_open(nxt, calendar)
+    return nxt if reopen == nxt else max(nxt, bar_open(reopen, tf))
+
+def latest_bar_open(now, timeframe, calendar: FxCalendar | None = None) -> pd.Timestamp:
     "Open of the newest bar that can exist at `now` (the forming one while the market is open)."
     now = as_utc(now)
-    return bar_open(now if is_market_open(now) else last_market_close(now) - pd.Timedelta("1min"), timeframe)
+    if is_market_open(now, calendar): return bar_open(now, timeframe)
+    return bar_open(last_market_close(now, calendar) - pd.Timedelta(1, "ns"), timeframe)
 
-# %% ../nbs/00_core.ipynb #d4f95360
-def bar_grid(start, end, timeframe) -> pd.DatetimeIndex:
+# %% ../nbs/00_core.ipynb #143ca6c1
+def bar_grid(start, end, timeframe, calendar: FxCalendar | None = None) -> pd.DatetimeIndex:
     "Open times of every `timeframe` bar with trading in [start, end), UTC."
-    tf, start, end = Timeframe.parse(timeframe), as_utc(start), as_utc(end)
-    first = to_fx_clock(bar_open(start, tf))
-    if tf is Timeframe.MN1: fx = pd.date_range(first, to_fx_clock(end), freq="MS")
-    else: fx = pd.date_range(first, to_fx_clock(end), freq=tf.duration)
-    if tf is not Timeframe.MN1: fx = fx[fx.day_of_week < 5]   # a month always has trading days
-    grid = from_fx_clock(fx)
-    keep = (grid < end) & ((grid >= start) | (grid == bar_open(start, tf)))
-    return pd.DatetimeIndex(grid[keep], name="time")
+    tf, start, end = parse_timeframe(timeframe), as_utc(start), as_utc(end)
+    first = bar_open(start, tf)
+    if end <= first: return pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="time")
+    if tf.minutes <= 60: grid = pd.date_range(first, end, freq=tf.duration, inclusive="left")
+    else:
+        fx0, fx1 = to_fx_clock(first), to_fx_clock(end)
+        fx = pd.date_range(fx0, fx1, freq="MS" if tf is Timeframe.MN1 else tf.duration)
+        if tf is not Timeframe.MN1: fx = fx[fx.day_of_week < 5]   # FX-clock weekends never open a bar
+        grid = from_fx_clock(fx)
+        grid = grid[grid < end]
+    i, _, b = _cal(calendar)._containing(grid)          # a bar opening in a closure trades only if it outlasts it
+    closed = i >= 0
+    if closed.any(): closed[closed] = b[i[closed]] >= bar_close(grid[closed], tf).asi8
+    return pd.DatetimeIndex(grid[~closed], name="time", freq=None).as_unit("ns")
 
 # %% ../nbs/00_core.ipynb #a972bb7b
-def resample_ohlcv(df: pd.DataFrame, timeframe) -> pd.DataFrame:
-    "Aggregate bars to `timeframe`, aligned to the 17:00 New York close."
+_AGG = {"open": "first", "high": "max", "low": "min", "close": "last",
+        "tick_volume": "sum", "spread": "max", "real_volume": "sum"}
+
+def resample_ohlcv(df: pd.DataFrame, timeframe, calendar: FxCalendar | None = None) -> pd.DataFrame:
+    "Aggregate bars to `timeframe`, aligned to the 17:00 New York close; bars in closures are left out."
     if df.empty: return empty_ohlcv()
-    agg = {"open": "first", "high": "max", "low": "min", "close": "last",
-           "tick_volume": "sum", "spread": "max", "real_volume": "sum"}
-    out = df.groupby(bar_open(df.index, timeframe)).agg(agg)
+    if missing := [c for c in OHLCV_COLUMNS if c not in df.columns]:
+        raise InvalidBars(f"cannot resample: missing column(s) {missing} — axia bars have {OHLCV_COLUMNS}")
+    idx = as_utc(pd.DatetimeIndex(df.index))
+    trading = is_market_open(idx, calendar)
+    out = df.set_axis(idx)[trading].groupby(bar_open(idx[trading], parse_timeframe(timeframe))).agg(_AGG)
     out.index.name = "time"
     out.attrs = dict(df.attrs)
     return out.astype(OHLCV_DTYPES)
 
 # %% ../nbs/00_core.ipynb #c45912cb
+def _zone(name: str) -> ZoneInfo | None:
+    "The IANA zone called `name`, or None (ZoneInfo caches: no walk of the zoneinfo tree)."
+    try: return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError, OSError): return None
+
 class ServerClock:
-    "A broker's server clock: `zone[+hours]`, e.g. 'America/New_York+7' or 'Europe/Athens'."
+    "A broker's server clock: `zone[±hours[:mm]]`, e.g. 'America/New_York+7', 'Europe/Athens', 'UTC+2'."
     def __init__(self, spec: str = "America/New_York+7"):
-        m = re.fullmatch(r"(?P<zone>.+?)(?P<shift>[+-]\d{1,2})?", spec or "")
-        zone, shift = (spec, None) if spec in available_timezones() else (m["zone"], m["shift"]) if m else (spec, None)
-        if zone not in available_timezones():
-            raise ConfigError(f"{spec!r} — a server clock is an IANA zone with an optional hour shift, e.g. America/New_York+7")
-        self.spec, self.zone, self.shift = spec, ZoneInfo(zone), pd.Timedelta(hours=int(shift or 0))
+        zone, shift = _zone(spec) if isinstance(spec, str) and spec else None, pd.Timedelta(0)
+        if zone is None and (m := re.fullmatch(r"(?P<zone>[A-Za-z][\w/+-]*?)(?P<sign>[+-])(?P<h>\d{1,2})(?::(?P<m>\d\d))?", spec or "")):
+            zone = _zone(m["zone"])
+            shift = (1 if m["sign"] == "+" else -1) * pd.Timedelta(hours=int(m["h"]), minutes=int(m["m"] or 0))
+        if zone is None or abs(shift) > pd.Timedelta(hours=14):
+            raise ConfigError(f"{spec!r} — a server clock is an IANA zone with an optional hour shift, "
+                              "e.g. America/New_York+7, Europe/Athens, UTC+2")
+        self.spec, self.zone, self.shift = spec, zone, shift
 
     def __repr__(self): return f"ServerClock({self.spec!r})"
 
@@ -283,9 +618,51 @@ class ServerClock:
             t = pd.DatetimeIndex(pd.to_datetime(np.asarray(t, dtype="int64"), unit="s"))
         elif isinstance(t, (int, np.integer, float)): t = pd.Timestamp(int(t), unit="s")
         else: t = pd.DatetimeIndex(t) if isinstance(t, (list, np.ndarray, pd.Series, pd.Index)) else pd.Timestamp(t)
-        if t.tz is not None: raise ValueError("server times are naive wall times; got a tz-aware value")
+        if t.tz is not None: raise InvalidRange("server times are naive wall times; got a tz-aware value")
         return _localize(t - self.shift, self.zone)
 
     def from_utc(self, t):
         "Naive server wall time(s) of UTC instant(s) `t` (what MT5 expects as request bounds)."
         return as_utc(t).tz_convert(self.zone).tz_localize(None) + self.shift
+
+# %% ../nbs/00_core.ipynb #c2e790f1
+def redact_url(url: str | None) -> str | None:
+    "`url` with any password (in its user part, or a `password=` query) replaced by `***`."
+    if not url: return url
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+    try: parts = urlsplit(url); password = parts.password
+    except ValueError: return scrub(url)
+    if password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    base, _, rest = url.partition("?")           # by hand: urlunsplit would turn unix:///path into unix:/path
+    query, hash_, fragment = rest.partition("#")
+    if "password=" not in query: return url
+    query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)], safe="*/")
+    return f"{base}?{query}{hash_}{fragment}"
+
+_URL_CREDENTIALS = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.I)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|secret|token)=)[^&\s#]+", re.I)
+
+def scrub(text, secrets=()) -> str:
+    "`text` with URL passwords, `password=` queries and every given secret value (3+ characters) replaced by `***`."
+    text = _QUERY_PASSWORD.sub(lambda m: m["head"] + "***", _URL_CREDENTIALS.sub(lambda m: m["head"] + "***@", str(text)))
+    for s in secrets:
+        if s and len(s) >= 3: text = text.replace(s, "***")
+    return text
+
+# %% ../nbs/00_core.ipynb #494ed37c
+_BIDI = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+def safe_text(text) -> str:
+    "`text` for a terminal: control characters, escapes and bidi overrides shown as `\\n`, `\\x1b`, `\\u202e`."
+    s = str(text)
+    if s.isprintable() and not any(ord(ch) in _BIDI for ch in s): return s
+    return "".join(ch if ch.isprintable() and ord(ch) not in _BIDI else ascii(ch)[1:-1] for ch in s)
+
+def fmt_bytes(n: int | float | None) -> str:
+    "`1.5 MB`, `12.0 KB`, `0 B`: sizes for people (binary units); `n/a` for None."
+    if n is None: return "n/a"
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if abs(n) >= size: return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"

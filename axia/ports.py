@@ -7,18 +7,18 @@ Docs: https://axia-dev.github.io/axia/ports.html.md"""
 # %% ../nbs/02_ports.ipynb #91b35b57
 from __future__ import annotations
 from abc import ABC, abstractmethod
-from typing import Callable, ClassVar
+from typing import ClassVar, Hashable, Protocol, runtime_checkable
 import pandas as pd
-from .core import Timeframe, empty_ohlcv, utc_now
+from .core import Clock, Timeframe, utc_now
 
 # %% auto #0
-__all__ = ['IOhlcvDataRepository', 'IOhlcvSource']
+__all__ = ['IOhlcvDataRepository', 'IWindowCache', 'ISeriesCatalog', 'IMaintainable', 'IRetention', 'IOhlcvSource']
 
 # %% ../nbs/02_ports.ipynb #613ac3ab
 class IOhlcvDataRepository(ABC):
     "A storage tier of bars keyed by symbol and timeframe."
     name: ClassVar[str] = "tier"
-    clock: Callable[[], pd.Timestamp] = staticmethod(utc_now)
+    clock: Clock = staticmethod(utc_now)    # adapters take `clock=` and keep it here
 
     @abstractmethod
     def read(self,
@@ -37,6 +37,31 @@ class IOhlcvDataRepository(ABC):
         "Bars of the last `hours` hours up to now."
         return self.read(symbol, timeframe, start=self.clock() - pd.Timedelta(hours=hours))
 
+# %% ../nbs/02_ports.ipynb #19d990c9
+@runtime_checkable
+class IWindowCache(Protocol):
+    "Whole answers (bars and their metadata) by request key, each until it expires."
+    def get_window(self, key: Hashable, now: pd.Timestamp | None = None) -> tuple[pd.DataFrame, dict] | None: ...
+    def put_window(self, key: Hashable, df: pd.DataFrame, expires_at: pd.Timestamp, meta: dict | None = None) -> bool: ...
+    def get_info(self) -> dict: ...
+
+@runtime_checkable
+class ISeriesCatalog(Protocol):
+    "What a tier stores: the (symbol, timeframe) series and their coverage."
+    def series(self) -> list[tuple[str, str]]: ...
+    def coverage(self, symbol: str | None = None, timeframe: Timeframe | str | None = None) -> pd.DataFrame: ...
+
+@runtime_checkable
+class IMaintainable(Protocol):
+    "A tier with a health report and a clean-up pass."
+    def get_info(self) -> dict: ...
+    def cleanup(self) -> int: ...
+
+@runtime_checkable
+class IRetention(Protocol):
+    "A tier that keeps only recent bars: the oldest bar open it keeps for a timeframe at `now`."
+    def retention_start(self, now: pd.Timestamp, timeframe: Timeframe | str) -> pd.Timestamp: ...
+
 # %% ../nbs/02_ports.ipynb #ddc83626
 class IOhlcvSource(ABC):
     "A source of bars: a broker terminal, a public feed, or the synthetic generator."
@@ -52,10 +77,12 @@ class IOhlcvSource(ABC):
              ) -> pd.DataFrame:           # validated bars in UTC, possibly empty
         "Bars with `start <= time < end`."
 
+    clock: Clock = staticmethod(utc_now)    # adapters take `clock=` and keep it here
+
     def fetch_latest(self, symbol: str, timeframe: Timeframe | str, count: int) -> pd.DataFrame:
         "The newest `count` bars (the last one may still be forming)."
         tf = Timeframe.parse(timeframe)
-        end = utc_now() + tf.duration
+        end = self.clock() + tf.duration
         return self.fetch(symbol, tf, end - (2 * count + 3) * tf.duration - pd.Timedelta(days=3), end).tail(count)
 
 # %% ../nbs/02_ports.ipynb #fd5dadd2

@@ -7,29 +7,30 @@ Docs: https://axia-dev.github.io/axia/provider.html.md"""
 # %% ../nbs/30_provider.ipynb #0483af90
 from __future__ import annotations
 import math, numbers, threading
-from collections import deque
+from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FuturesTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
-from .core import (AxiaError, ConfigError, InvalidBars, InvalidRange, SourceUnavailable, Timeframe, bar_open,
-                       is_market_open, is_synthetic, last_market_close, latest_bar_open, mark_synthetic,
-                       next_bar_open, next_market_open, utc_now, validate_ohlcv, validate_symbol)
-from .ports import IOhlcvDataRepository, IOhlcvSource
-from .tiers.memory import cheap_view, _slice
+from fastcore.basics import patch
+from .core import (AxiaError, Clock, ConfigError, CustomTimeframe, FxCalendar, InvalidBars, InvalidRange,
+                       SourceUnavailable, Timeframe, as_utc, bar_grid, bar_open, cheap_view, is_market_open, is_synthetic,
+                       last_market_close, latest_bar_open, mark_synthetic, merge_bars, next_bar_open, parse_timeframe,
+                       resample_ohlcv, resampled_from, slice_bars, trading_offset, utc_now, validate_ohlcv, validate_symbol)
+from .ports import IOhlcvDataRepository, IOhlcvSource, IRetention, ISeriesCatalog, IWindowCache
 
 # %% auto #0
 __all__ = ['Route', 'DEFAULT_ROUTES', 'LIVE_SOURCES', 'UnknownUseCase', 'routes_with_sources', 'RequestWindow', 'request_window',
-           'judge', 'stitch', 'OhlcvDataProvider', 'get_data', 'get_stats']
+           'gaps', 'judge', 'stitch', 'UnknownSource', 'OhlcvDataProvider']
 
 # %% ../nbs/30_provider.ipynb #092dbe2a
 Route = tuple[str, ...]
 
 DEFAULT_ROUTES: dict[str, tuple[Route, Route]] = {   # use case: (period ≤ 24 h, period > 24 h)
     "trading":  (("mt5", "redis", "yfinance"), ("mt5", "yfinance")),
-    "chart":    (("memory", "redis", "mt5", "yfinance"), ("memory", "s3+redis", "yfinance")),
+    "chart":    (("memory", "redis", "mt5", "yfinance", "s3"), ("memory", "s3+redis", "yfinance")),
     "analysis": (("memory", "redis", "s3"), ("memory", "s3+redis", "yfinance")),
 }
 LIVE_SOURCES = ("mt5", "yfinance")
@@ -52,61 +53,101 @@ def routes_with_sources(
 class RequestWindow:
     start: pd.Timestamp           # inclusive: open of the bar containing the period's start
     end: pd.Timestamp             # exclusive: just after the newest bar that can exist
-    latest: pd.Timestamp          # newest bar that can exist now (forming while the market trades)
+    latest: pd.Timestamp          # newest bar that can exist (forming while the market trades), or the range's last
     first_expected: pd.Timestamp  # first bar of the trading grid in [start, end)
-    fresh_floor: pd.Timestamp     # an answer whose last bar is older is stale
-    cover_ceiling: pd.Timestamp   # an answer whose first bar is newer is partial
+    fresh_floor: pd.Timestamp     # an answer whose last bar is older is stale (live windows only)
+    slack: pd.Timedelta           # missing trading time tolerated at either end or in a hole
+    bar: pd.Timedelta             # the bar length
     valid_until: pd.Timestamp     # when an answer for this request must be looked up again
+    live: bool = True             # the window reaches the present (False: a range in the past)
+    grid: pd.DatetimeIndex = field(default=None, repr=False, compare=False)  # the bars the market produced in it
 
-def _trading_offset(t: pd.Timestamp, delta: pd.Timedelta, tf: Timeframe) -> pd.Timestamp:
-    "`t + delta`, not counting a weekend closure in between (intraday and D1 bars)."
-    u = t + delta
-    if tf in (Timeframe.W1, Timeframe.MN1): return u
-    if delta < pd.Timedelta(0):
-        close = last_market_close(t); reopen = next_market_open(close)
-        return u - (reopen - close) if u < reopen else u
-    close = last_market_close(t + pd.Timedelta(days=7)); reopen = next_market_open(close)
-    return u + (reopen - close) if u > close else u
+def _offset(t, delta, tf, calendar) -> pd.Timestamp:
+    "`t + delta` in trading time (W1 and MN1: plain time, their bars span the closures)."
+    if tf in (Timeframe.W1, Timeframe.MN1): return t + delta
+    return trading_offset(t, delta, calendar)
 
 # %% ../nbs/30_provider.ipynb #926d05a2
 def request_window(
-    timeframe: Timeframe | str,                          # M1 … MN1
-    period_days: float,                                  # how far back from now
+    timeframe: Timeframe | CustomTimeframe | str,        # M1 … MN1, or a bar length resampled on request
+    period_days: float | None,                           # how far back from now (None: give start/end)
     now: pd.Timestamp,                                   # the provider's clock
     stale_tolerance: pd.Timedelta = pd.Timedelta(minutes=5),  # slack for quiet bars, at least 2 bars
+    start: pd.Timestamp | None = None,                   # an explicit range [start, end) instead of a period
+    end: pd.Timestamp | None = None,                     # default: now
+    calendar: FxCalendar | None = None,                  # the market calendar (default: axia's)
 ) -> RequestWindow:
     "The bars a request asks for, and how answers to it are judged."
-    tf, period = Timeframe.parse(timeframe), pd.Timedelta(days=period_days)
-    trading = bool(is_market_open(now))
-    anchor = now if trading else last_market_close(now)
-    latest = latest_bar_open(now, tf)
-    start = bar_open(anchor - period, tf)
-    first = start if tf is Timeframe.MN1 or is_market_open(start) else bar_open(next_market_open(start), tf)
-    first = min(first, latest)
-    slack = max(2 * tf.duration, stale_tolerance)
-    valid_until = next_bar_open(latest, tf)
-    if trading: valid_until = min(valid_until, next_bar_open(anchor - period, tf) + period)
-    return RequestWindow(start, latest + tf.duration, latest, first, _trading_offset(latest, -slack, tf),
-                         _trading_offset(first, slack, tf), valid_until)
+    tf, now = parse_timeframe(timeframe), as_utc(now)
+    slack = max(2 * tf.duration, pd.Timedelta(stale_tolerance))
+    newest = latest_bar_open(now, tf, calendar)
+    if start is None:
+        trading = bool(is_market_open(now, calendar))
+        anchor = now if trading else last_market_close(now, calendar)
+        first_bar = bar_open(anchor - pd.Timedelta(days=period_days), tf)
+        latest, live = newest, True
+        valid_until = next_bar_open(newest, tf, calendar)
+        if trading: valid_until = min(valid_until, next_bar_open(anchor - pd.Timedelta(days=period_days), tf, calendar)
+                                      + pd.Timedelta(days=period_days))
+    else:
+        first_bar, stop = bar_open(as_utc(start), tf), min(as_utc(end) if end is not None else now, now + tf.duration)
+        if stop <= first_bar: raise InvalidRange(f"start {as_utc(start)} is not before end {stop} — ask for a range that holds a bar")
+        last_close = latest_bar_open(stop - pd.Timedelta(1, "ns"), tf, calendar)   # newest bar that can open before `stop`
+        latest = min(newest, last_close)
+        live = latest >= newest
+        valid_until = next_bar_open(newest, tf, calendar) if live else now + pd.Timedelta(hours=1)
+    grid = bar_grid(first_bar, latest + tf.duration, tf, calendar)
+    first = grid[0] if len(grid) else min(first_bar, latest)
+    return RequestWindow(first_bar, latest + tf.duration, latest, first, _offset(latest, -slack, tf, calendar),
+                         slack, tf.duration, valid_until, live, grid)
 
 # %% ../nbs/30_provider.ipynb #dbca304c
-def judge(df: pd.DataFrame | None, w: RequestWindow) -> tuple[str, str]:
-    "('hit' | 'empty' | 'stale' | 'partial', why) for bars answering window `w`."
-    if df is None or df.empty: return "empty", "no bars in the window"
-    first, last = df.index[0], df.index[-1]
-    if last < w.fresh_floor:
-        return "stale", f"last bar {last:%Y-%m-%d %H:%M} is older than {w.fresh_floor:%Y-%m-%d %H:%M} (newest possible {w.latest:%Y-%m-%d %H:%M})"
-    if first > w.cover_ceiling:
-        return "partial", f"first bar {first:%Y-%m-%d %H:%M} but the window starts {w.first_expected:%Y-%m-%d %H:%M}"
-    return "hit", f"{len(df)} bars"
+def gaps(index: pd.DatetimeIndex,             # bar open times held, sorted
+         grid: pd.DatetimeIndex,              # bar open times the market produced (`bar_grid`)
+         min_bars: int = 1,                   # runs shorter than this are quiet bars, not holes
+        ) -> list[tuple[pd.Timestamp, pd.Timestamp, int]]:  # (first missing, last missing, bars missing)
+    "Runs of `grid` missing from `index`, each at least `min_bars` long."
+    g, have = grid.asi8, index.asi8
+    pos = np.searchsorted(have, g)
+    missing = (pos >= len(have)) | (have[np.minimum(pos, len(have) - 1)] != g) if len(have) else np.ones(len(g), bool)
+    if not missing.any(): return []
+    edges = np.diff(np.r_[0, missing.astype(np.int8), 0])
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return [(grid[a], grid[b - 1], int(b - a)) for a, b in zip(starts, stops) if b - a >= min_bars]
+
+def _fmt_gap(g) -> str: return f"{g[0]:%Y-%m-%d %H:%M}–{g[1]:%Y-%m-%d %H:%M} ({g[2]} bars)"
+
+# %% ../nbs/30_provider.ipynb #72fab2db
+def judge(df: pd.DataFrame | None,   # the answer of one step
+          w: RequestWindow,          # the request it answers
+         ) -> tuple[str, str, list]: # ('hit' | 'empty' | 'stale' | 'partial', why, gaps)
+    "Judge bars answering window `w`: empty, stale (live windows only), partial (missing bars anywhere), or a hit."
+    if df is None or df.empty: return "empty", "no bars in the window", []
+    last, grid = df.index[-1], w.grid
+    if w.live and last < w.fresh_floor:
+        return "stale", (f"last bar {last:%Y-%m-%d %H:%M} is older than {w.fresh_floor:%Y-%m-%d %H:%M} "
+                         f"(newest possible {w.latest:%Y-%m-%d %H:%M})"), []
+    corrupt = list(df.attrs.get("corrupt_partitions") or [])
+    holes = []
+    if len(df) < len(grid) or corrupt:                               # complete answers skip the search
+        upto = grid[grid <= last] if w.live else grid
+        holes = gaps(df.index, upto, min_bars=int(w.slack / w.bar) + 1)
+    note = f"; corrupt partition(s): {', '.join(map(str, corrupt))}" if corrupt else ""
+    if holes:
+        missing = sum(h[2] for h in holes)
+        return "partial", (f"{len(df)} bars, {missing} missing in {len(holes)} gap(s): "
+                           + "; ".join(map(_fmt_gap, holes[:3])) + (" …" if len(holes) > 3 else "") + note), holes
+    return "hit", f"{len(df)} bars" + note, []
 
 # %% ../nbs/30_provider.ipynb #bb459807
 def stitch(cold: pd.DataFrame | None, hot: pd.DataFrame | None) -> pd.DataFrame:
-    "`cold` bars with `hot` ones on top: where both hold a timestamp, the hot bar wins. Validated."
-    if hot is None or hot.empty: return validate_ohlcv(cold)
-    if cold is None or cold.empty: return validate_ohlcv(hot)
-    out = pd.concat([cold[~cold.index.isin(hot.index)], hot]).sort_index(kind="stable")
-    return validate_ohlcv(mark_synthetic(out, is_synthetic(cold) or is_synthetic(hot)))
+    "`cold` bars with `hot` ones on top: where both hold a timestamp, the hot bar wins."
+    if hot is None or hot.empty: return cold
+    if cold is None or cold.empty: return hot
+    out = merge_bars(cold, hot)
+    if is_synthetic(cold) or is_synthetic(hot): mark_synthetic(out)
+    if corrupt := cold.attrs.get("corrupt_partitions"): out.attrs["corrupt_partitions"] = corrupt
+    return out
 
 # %% ../nbs/30_provider.ipynb #919329d5
 _MISS, _ERROR = {"miss", "empty", "stale", "partial"}, {"error", "timeout"}
@@ -135,35 +176,39 @@ class _Flight:
     __slots__ = ("done", "result", "error")
     def __init__(self): self.done, self.result, self.error = threading.Event(), None, None
 
-class _Skip(Exception): "A step that is not configured."
+class _Skip(Exception): "A step that is not configured or may not answer."
+
+class UnknownSource(AxiaError, ValueError): "A source name the provider was not built with."
 
 # %% ../nbs/30_provider.ipynb #68974688
 class OhlcvDataProvider:
     "Bars from the first step of the use case's route that answers correctly; metadata says which and why."
-    max_period_days = 3660
+    max_period_days = 36_525          # a century: `period_days` is a lookback; use start/end for any history
 
     def __init__(self,
                  tiers: Mapping[str, IOhlcvDataRepository],   # by step name: memory, redis, s3
                  sources: Mapping[str, IOhlcvSource],         # by step name: mt5, yfinance, dummy
                  routes: Mapping[str, tuple[Sequence[str], Sequence[str]]] | None = None,  # default `DEFAULT_ROUTES`
                  *,
-                 clock: Callable[[], pd.Timestamp] = utc_now,  # what "now" is
+                 clock: Clock = utc_now,                      # what "now" is
+                 calendar: FxCalendar | None = None,          # market closures (default: axia's FX calendar)
                  source_timeout: float = 10.0,                # seconds a source may take before it is skipped
                  stale_tolerance: pd.Timedelta = pd.Timedelta(minutes=5),  # quiet bars allowed at the end
-                 retention: pd.Timedelta = pd.Timedelta(hours=24),  # what Redis holds, and is written back
                  serve_stale: Sequence[str] = ("chart", "analysis"),  # use cases that get a flagged stale answer
                  max_workers: int = 8,                        # threads for source calls
                 ):
         self.tiers, self.sources = dict(tiers or {}), dict(sources or {})
         if clash := set(self.tiers) & set(self.sources): raise ConfigError(f"step names used twice: {sorted(clash)}")
         self.routes = {uc: (tuple(s), tuple(l)) for uc, (s, l) in (routes or DEFAULT_ROUTES).items()}
-        self.clock, self.source_timeout, self.stale_tolerance = clock, float(source_timeout), pd.Timedelta(stale_tolerance)
-        self.retention, self.serve_stale = pd.Timedelta(retention), frozenset(serve_stale)
+        self.clock, self.calendar = clock, calendar
+        self.source_timeout, self.stale_tolerance = float(source_timeout), pd.Timedelta(stale_tolerance)
+        self.serve_stale = frozenset(serve_stale)
         mem = self.tiers.get("memory")
-        self.memory = mem if hasattr(mem, "get_window") and hasattr(mem, "put_window") else None
+        self.memory = mem if isinstance(mem, IWindowCache) else None
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="axia-source")
         self._flights, self._flights_lock = {}, threading.Lock()
         self._stats_lock, self._steps = threading.Lock(), {}
+        self._windows, self._windows_lock = OrderedDict(), threading.Lock()
         self._n = dict(requests=0, answered=0, failed=0, cache_hits=0, live_calls=0, shared=0, stale_served=0)
 
     def __repr__(self):
@@ -173,7 +218,8 @@ class OhlcvDataProvider:
     def __exit__(self, *exc): self.close()
 
 # %% ../nbs/30_provider.ipynb #4217d1a1
-def _check_period(self, period_days) -> float:
+@patch
+def _check_period(self: OhlcvDataProvider, period_days) -> float:
     "`period_days` as a float, or `InvalidRange`."
     if type(period_days) in (int, float) and 0 < period_days <= self.max_period_days: return float(period_days)
     ok = isinstance(period_days, numbers.Real) and not isinstance(period_days, bool) and math.isfinite(period_days)
@@ -181,17 +227,38 @@ def _check_period(self, period_days) -> float:
         raise InvalidRange(f"period_days={period_days!r} — a number of days, more than 0 and at most {self.max_period_days}")
     return float(period_days)
 
-def _route(self, use_case, period_days: float) -> Route:
-    "The steps for `use_case` and this period, or `UnknownUseCase`."
+@patch
+def _route(self: OhlcvDataProvider, use_case, days: float, source: str | None) -> Route:
+    "The steps for `use_case` and this many days, live steps narrowed to `source` when named."
     if use_case not in self.routes:
         raise UnknownUseCase(f"use_case={use_case!r} — known use cases are {', '.join(map(repr, self.routes))}")
     short, long = self.routes[use_case]
-    return short if period_days <= 1 else long
+    route = short if days <= 1 else long
+    if source is None: return route
+    if source not in self.sources:
+        raise UnknownSource(f"source={source!r} — this provider has {', '.join(map(repr, self.sources)) or 'no sources'}")
+    live = [s for s in route if s in self.sources or s in LIVE_SOURCES]
+    out = []
+    for step in route:
+        if step in live: out += [source] if step == live[0] else []
+        else: out.append(step)
+    return tuple(dict.fromkeys(out if live else out + [source]))
 
-OhlcvDataProvider._check_period, OhlcvDataProvider._route = _check_period, _route
+@patch
+def _window(self: OhlcvDataProvider, tf, period, now, start, end) -> RequestWindow:
+    "`request_window`, remembered per minute: the same request in the same minute has the same window."
+    key = (tf, period, start, end, now.value // 60_000_000_000 if start is None or end is None else None)
+    with self._windows_lock:
+        if (w := self._windows.get(key)) is not None and (start is not None or w.valid_until > now): return w
+    w = request_window(tf, period, now, self.stale_tolerance, start, end, self.calendar)
+    with self._windows_lock:
+        self._windows[key] = w
+        if len(self._windows) > 256: self._windows.popitem(last=False)
+    return w
 
 # %% ../nbs/30_provider.ipynb #8c6c1bb8
-def _fetch(self, source: IOhlcvSource, symbol, tf, w: RequestWindow) -> pd.DataFrame:
+@patch
+def _fetch(self: OhlcvDataProvider, source: IOhlcvSource, symbol, tf, w: RequestWindow) -> pd.DataFrame:
     "A source's answer, or `FuturesTimeout` after `source_timeout` seconds."
     with self._stats_lock: self._n["live_calls"] += 1
     fut = self._pool.submit(source.fetch, symbol, tf, w.start, w.end)
@@ -200,113 +267,148 @@ def _fetch(self, source: IOhlcvSource, symbol, tf, w: RequestWindow) -> pd.DataF
         fut.cancel()
         raise
 
-def _stitched(self, cold_name, hot_name, symbol, tf, w: RequestWindow) -> tuple[pd.DataFrame, str]:
-    "The lake's bars with Redis's last `retention` on top, and a note of what each gave."
+@patch
+def _recent_start(self: OhlcvDataProvider, tier, tf, w: RequestWindow) -> pd.Timestamp:
+    "The oldest bar `tier` keeps (its own retention rule), or the window's start."
+    if isinstance(tier, IRetention):
+        try: return max(w.start, tier.retention_start(self.clock(), tf))
+        except Exception: return w.start
+    return w.start
+
+@patch
+def _stitched(self: OhlcvDataProvider, cold_name, hot_name, symbol, tf, w: RequestWindow) -> tuple[pd.DataFrame, str]:
+    "The lake's bars with Redis's on top, and a note of what each gave."
     if cold_name not in self.tiers: raise _Skip(f"{cold_name} not configured")
     notes, cold, hot, cold_error = [], None, None, None
     try: cold = self.tiers[cold_name].read(symbol, tf, w.start, w.end)
     except Exception as e: cold_error = e; notes.append(f"{cold_name} failed: {type(e).__name__}: {e}")
     if hot_name not in self.tiers: notes.append(f"{hot_name} not configured")
     else:
-        try: hot = self.tiers[hot_name].read(symbol, tf, max(w.start, w.end - self.retention), w.end)
+        hot_tier = self.tiers[hot_name]
+        try: hot = hot_tier.read(symbol, tf, self._recent_start(hot_tier, tf, w), w.end)
         except Exception as e: notes.append(f"{hot_name} failed: {type(e).__name__}: {e}")
     if cold_error is not None and (hot is None or hot.empty): raise cold_error
     n_cold, n_hot = (0 if f is None else len(f) for f in (cold, hot))
-    overlap = 0 if not (n_cold and n_hot) else int(cold.index.isin(hot.index).sum())
+    overlap = 0 if not (n_cold and n_hot) else int(np.isin(hot.index.asi8, cold.index.asi8).sum())
     notes.insert(0, f"{cold_name} {n_cold} + {hot_name} {n_hot} bars (overlap {overlap})")
     return stitch(cold, hot), "; ".join(notes)
 
 def _checked(df, w: RequestWindow, validate: bool, synthetic: bool) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame): raise InvalidBars(f"expected a DataFrame, got {type(df).__name__}")
-    if validate: validate_ohlcv(df)
-    df = _slice(df, w.start, w.end)
-    return mark_synthetic(df) if synthetic else df
-
-OhlcvDataProvider._fetch, OhlcvDataProvider._stitched = _fetch, _stitched
+    if validate: validate_ohlcv(df)     # a source's answer: nothing from outside is trusted (tiers check on write)
+    out = slice_bars(df, w.start, w.end)
+    if out is not df: out.attrs = dict(df.attrs)
+    return mark_synthetic(out) if synthetic else out
 
 # %% ../nbs/30_provider.ipynb #22940020
-def _run_step(self, name: str, symbol, tf, w: RequestWindow) -> tuple[dict, pd.DataFrame | None]:
-    "Run one step: ({step, outcome, reason, ms}, bars or None)."
-    t, note, is_source = perf_counter(), "", name in self.sources
+@patch
+def _run_step(self: OhlcvDataProvider, name: str, symbol, tf, w: RequestWindow, allow_synthetic) -> tuple[dict, pd.DataFrame | None, list]:
+    "Run one step: ({step, outcome, reason, ms}, bars or None, gaps)."
+    t, note, is_source, holes = perf_counter(), "", name in self.sources, []
     try:
         if "+" in name: df, note = self._stitched(*name.split("+", 1), symbol, tf, w)
         elif name in self.tiers: df = self.tiers[name].read(symbol, tf, w.start, w.end)
-        elif is_source: df = self._fetch(self.sources[name], symbol, tf, w)
+        elif is_source:
+            if self.sources[name].synthetic and (allowed := allow_synthetic()) is not True: raise _Skip(allowed)
+            df = self._fetch(self.sources[name], symbol, tf, w)
         else: raise _Skip("not configured")
         df = _checked(df, w, validate=is_source, synthetic=is_source and self.sources[name].synthetic)
-        outcome, why = judge(df, w)
+        outcome, why, holes = judge(df, w)
         if outcome == "empty" and not is_source: outcome = "miss"
     except _Skip as e: df, outcome, why = None, "skipped", str(e)
     except FuturesTimeout: df, outcome, why = None, "timeout", f"no answer within {self.source_timeout:g} s"
     except Exception as e: df, outcome, why = None, "error", f"{type(e).__name__}: {e}"
     ms = (perf_counter() - t) * 1000
     self._count(name, outcome, ms)
-    return {"step": name, "outcome": outcome, "reason": "; ".join(filter(None, [why, note])), "ms": round(ms, 3)}, df
+    return {"step": name, "outcome": outcome, "reason": "; ".join(filter(None, [why, note])), "ms": round(ms, 3)}, df, holes
 
-def _count(self, name, outcome, ms):
+@patch
+def _count(self: OhlcvDataProvider, name, outcome, ms):
     with self._stats_lock: self._steps.setdefault(name, _StepStats()).add(outcome, ms)
-
-OhlcvDataProvider._run_step, OhlcvDataProvider._count = _run_step, _count
 
 # %% ../nbs/30_provider.ipynb #499c90cd
 def _best(candidates: list, serve_stale: bool):
-    "The answer to serve when no step hit: the fullest fresh partial one, else the newest stale one."
+    "The answer to serve when no step hit: the fullest partial one, else the newest stale one."
     partial = [c for c in candidates if c[2] == "partial"]
-    if partial: return min(partial, key=lambda c: c[1].index[0])
+    if partial: return max(partial, key=lambda c: len(c[1]))
     stale = [c for c in candidates if c[2] == "stale"]
     return max(stale, key=lambda c: c[1].index[-1]) if stale and serve_stale else None
 
-def _unavailable(symbol, tf, period_days, use_case, steps, note="") -> SourceUnavailable:
+@patch
+def _stored_kind(self: OhlcvDataProvider, symbol, tf, w: RequestWindow) -> set[str]:
+    "{'real'} or {'synthetic'} for what the catalogued tiers (the lake) hold of this series in the window; {} if nothing."
+    for tier in self.tiers.values():
+        if not isinstance(tier, ISeriesCatalog): continue
+        try: df = tier.read(symbol, tf, w.start, w.end)
+        except Exception: continue
+        if len(df): return {"synthetic" if is_synthetic(df) else "real"}
+    return set()
+
+def _unavailable(symbol, tf, what, use_case, steps, note="") -> SourceUnavailable:
     reasons = "; ".join(f"{s['step']}: {s['outcome']} ({s['reason']})" for s in steps) or "the route is empty"
-    err = SourceUnavailable(f"{symbol} {tf} for {period_days:g} day(s), use case {use_case!r}: "
+    err = SourceUnavailable(f"{symbol} {tf} for {what}, use case {use_case!r}: "
                             f"no step of the route could answer — {reasons}{note}")
     err.steps = steps
     return err
 
 # %% ../nbs/30_provider.ipynb #f71bdf8f
-def _resolve(self, symbol, tf, period_days, use_case, route, w: RequestWindow, wkey, t0):
+@patch
+def _resolve(self: OhlcvDataProvider, symbol, tf, what, use_case, route, w: RequestWindow, wkey, named, t0):
     "Walk `route` for window `w`: (bars, metadata), or `SourceUnavailable`."
     if wkey is not None and (hit := self.memory.get_window(wkey)) is not None:   # filled while we waited to lead
         return self._window_hit(hit, t0)
-    steps, candidates, answer = [], [], None
+    steps, candidates, answer, seen = [], [], None, set()
+    def allow_synthetic():
+        if named: return True
+        if not seen: seen.update(self._stored_kind(symbol, tf, w))
+        if "real" in seen: return "synthetic data is never mixed into a series of real bars"
+        if "synthetic" in seen: return True
+        return "synthetic data is served only when asked for by name (source='dummy') or for a synthetic series"
     for name in route:
-        rec, df = self._run_step(name, symbol, tf, w)
+        rec, df, holes = self._run_step(name, symbol, tf, w, allow_synthetic)
         steps.append(rec)
-        if rec["outcome"] == "hit": answer = (name, df, "hit"); break
-        if rec["outcome"] in ("stale", "partial"): candidates.append((name, df, rec["outcome"]))
+        if df is not None and len(df): seen.add("synthetic" if is_synthetic(df) else "real")
+        if rec["outcome"] == "hit": answer = (name, df, "hit", holes); break
+        if rec["outcome"] in ("stale", "partial"): candidates.append((name, df, rec["outcome"], holes))
     answer = answer or _best(candidates, use_case in self.serve_stale)
     if answer is None:
         with self._stats_lock: self._n["requests"] += 1; self._n["failed"] += 1
         stale_only = any(c[2] == "stale" for c in candidates)
-        raise _unavailable(symbol, tf, period_days, use_case, steps,
+        raise _unavailable(symbol, tf, what, use_case, steps,
                            f" (stale answers are not served for {use_case!r})" if stale_only else "")
-    name, df, outcome = answer
-    writeback = self._write_back(name, symbol, tf, df, w)
-    meta = self._meta(name, df, outcome, steps, use_case, route, w, writeback, t0)
-    if wkey is not None and outcome != "stale":
+    name, df, outcome, holes = answer
+    writeback = self._write_back(name, symbol, tf, df, w, named or is_synthetic(df) and "real" not in seen)
+    meta = self._meta(name, df, outcome, holes, steps, use_case, route, w, writeback, t0)
+    if wkey is not None and outcome == "hit":
         self.memory.put_window(wkey, df, w.valid_until, {**meta, "steps": [], "writeback": []})
     return df, meta
 
-OhlcvDataProvider._resolve = _resolve
-
 # %% ../nbs/30_provider.ipynb #61a40ca7
-def _write_back(self, name, symbol, tf, df: pd.DataFrame, w: RequestWindow) -> list[dict]:
-    "Put what a live source gave into Redis (its last `retention`) and L1; failures are recorded, not raised."
-    if name not in self.sources or df.empty: return []
-    done, recent = [], df[df.index >= w.end - self.retention]
-    for tier_name, part in (("redis", recent), ("memory", df)):
-        if tier_name not in self.tiers or part.empty: continue
+@patch
+def _write_back(self: OhlcvDataProvider, name, symbol, tf, df: pd.DataFrame, w: RequestWindow, synthetic_ok=False) -> list[dict]:
+    "Put what a live source gave into Redis (the part it keeps) and L1; failures are recorded, not raised."
+    if name not in self.sources or df.empty or isinstance(tf, CustomTimeframe): return []
+    if is_synthetic(df) and not synthetic_ok: return []
+    done = []
+    for tier_name in ("redis", "memory"):
+        if tier_name not in self.tiers: continue
+        tier = self.tiers[tier_name]
+        part = slice_bars(df, self._recent_start(tier, tf, w)) if tier_name == "redis" else df
+        if part.empty: continue
+        part.attrs = dict(df.attrs)
         t = perf_counter()
-        try: rec = {"tier": tier_name, "outcome": "ok", "rows": int(self.tiers[tier_name].write(symbol, tf, part))}
+        try: rec = {"tier": tier_name, "outcome": "ok", "rows": int(tier.write(symbol, tf, part))}
         except Exception as e:
             rec = {"tier": tier_name, "outcome": "error", "reason": f"{type(e).__name__}: {e}"}
             with self._stats_lock: self._steps.setdefault(tier_name, _StepStats()).writeback_errors += 1
         done.append({**rec, "ms": round((perf_counter() - t) * 1000, 3)})
     return done
 
-def _is_cache(self, name: str) -> bool: return all(part in self.tiers for part in name.split("+"))
+@patch
+def _is_cache(self: OhlcvDataProvider, name: str) -> bool: return all(part in self.tiers for part in name.split("+"))
 
-def _meta(self, name, df, outcome, steps, use_case, route, w, writeback, t0) -> dict:
+@patch
+def _meta(self: OhlcvDataProvider, name, df, outcome, holes, steps, use_case, route, w, writeback, t0) -> dict:
     cache_hit = self._is_cache(name)
     ms = (perf_counter() - t0) * 1000
     with self._stats_lock:
@@ -314,15 +416,17 @@ def _meta(self, name, df, outcome, steps, use_case, route, w, writeback, t0) -> 
         self._n["cache_hits"] += cache_hit; self._n["stale_served"] += outcome == "stale"
     return {"source": name, "origin": name, "cache_hit": cache_hit, "stale": outcome == "stale",
             "partial": outcome == "partial", "synthetic": is_synthetic(df), "rows": len(df),
+            "expected_rows": len(w.grid) if w.grid is not None else None,
+            "gaps": [{"first": a, "last": b, "bars": n} for a, b, n in holes],
+            "corrupt_partitions": list(df.attrs.get("corrupt_partitions") or []),
             "first_bar": df.index[0] if len(df) else None, "last_bar": df.index[-1] if len(df) else None,
             "latency_ms": round(ms, 3), "use_case": use_case, "route": list(route), "steps": steps,
-            "window": {"start": w.start, "end": w.end, "latest": w.latest, "valid_until": w.valid_until},
+            "window": {"start": w.start, "end": w.end, "latest": w.latest, "valid_until": w.valid_until, "live": w.live},
             "writeback": writeback, "shared": False}
 
-OhlcvDataProvider._write_back, OhlcvDataProvider._is_cache, OhlcvDataProvider._meta = _write_back, _is_cache, _meta
-
-# %% ../nbs/30_provider.ipynb #6aa3cfc3
-def _window_hit(self, hit, t0) -> tuple[pd.DataFrame, dict]:
+# %% ../nbs/30_provider.ipynb #05539e4a
+@patch
+def _window_hit(self: OhlcvDataProvider, hit, t0) -> tuple[pd.DataFrame, dict]:
     "An answer from L1's window cache, with metadata saying so."
     df, meta = hit
     ms = (perf_counter() - t0) * 1000
@@ -333,7 +437,8 @@ def _window_hit(self, hit, t0) -> tuple[pd.DataFrame, dict]:
         (self._steps.get("memory") or self._steps.setdefault("memory", _StepStats())).add("hit", ms)
     return df, meta
 
-def _single_flight(self, key, work, t0) -> tuple[pd.DataFrame, dict]:
+@patch
+def _single_flight(self: OhlcvDataProvider, key, work, t0) -> tuple[pd.DataFrame, dict]:
     "Run `work` once for every caller asking for `key` while it runs; each gets its own view."
     with self._flights_lock:
         flight = self._flights.get(key)
@@ -355,25 +460,56 @@ def _single_flight(self, key, work, t0) -> tuple[pd.DataFrame, dict]:
         with self._flights_lock: self._flights.pop(key, None)
         flight.done.set()
 
-OhlcvDataProvider._window_hit, OhlcvDataProvider._single_flight = _window_hit, _single_flight
+# %% ../nbs/30_provider.ipynb #18214732
+@patch
+def _resampled(self: OhlcvDataProvider, symbol, tf: CustomTimeframe, period, use_case, start, end, source, t0):
+    base = resampled_from(tf)
+    w = self._window(tf, period, self.clock(), start, end)
+    df, meta = self.get_data(symbol, base, period_days=period, use_case=use_case,
+                             start=w.start if start is not None else None, end=end, source=source)
+    out = resample_ohlcv(df, tf, self.calendar)
+    out.attrs = dict(df.attrs)
+    outcome, why, holes = judge(out, w) if len(out) else ("empty", "no bars", [])
+    meta = {**meta, "timeframe": tf.value, "resampled_from": base.value, "rows": len(out),
+            "expected_rows": len(w.grid), "first_bar": out.index[0] if len(out) else None,
+            "last_bar": out.index[-1] if len(out) else None, "latency_ms": round((perf_counter() - t0) * 1000, 3)}
+    if outcome == "partial" and not meta["partial"]:
+        meta.update(partial=True, gaps=[{"first": a, "last": b, "bars": n} for a, b, n in holes])
+    return out, meta
 
-# %% ../nbs/30_provider.ipynb #e3a851ca
+# %% ../nbs/30_provider.ipynb #6aa3cfc3
+@patch
 def get_data(self: OhlcvDataProvider,
              symbol: str,                  # broker symbol, e.g. "USDJPY"
-             timeframe: Timeframe | str,   # M1 … MN1
-             period_days: float = 1,       # how far back from now (from Friday's close over the weekend)
+             timeframe: Timeframe | str,   # M1 … MN1, or a multiple resampled on request (M2, H2, H6, …)
+             period_days: float = 1,       # how far back from now (from the last close while the market is shut)
              use_case: str = "trading",    # picks the route: trading, chart, analysis
-            ) -> tuple[pd.DataFrame, dict]:  # (bars, metadata: source, steps, cache_hit, stale, synthetic, …)
-    "Bars for the last `period_days` from the first step of the route that answers correctly."
+             *,
+             start=None,                   # or an explicit range: inclusive UTC start (overrides `period_days`)
+             end=None,                     # exclusive UTC end of the range (default: now)
+             source: str | None = None,    # only this live source (e.g. "dummy": synthetic bars asked for by name)
+            ) -> tuple[pd.DataFrame, dict]:  # (bars, metadata: source, steps, cache_hit, stale, partial, gaps, synthetic, …)
+    "Bars for the last `period_days` (or `[start, end)`) from the first step of the route that answers correctly."
     t0 = perf_counter()
-    symbol, tf, period = validate_symbol(symbol), Timeframe.parse(timeframe), self._check_period(period_days)
-    route, now = self._route(use_case, period), self.clock()
-    wkey = (symbol, tf, period, use_case) if self.memory is not None and route[:1] == ("memory",) else None
+    symbol, tf = validate_symbol(symbol), parse_timeframe(timeframe)
+    if start is not None:
+        start, end = as_utc(start), as_utc(end)
+        if end is not None and end <= start: raise InvalidRange(f"start {start} is not before end {end}")
+        period = None
+        days = ((end if end is not None else self.clock()) - start) / pd.Timedelta(days=1)
+    elif end is not None: raise InvalidRange("end= needs a start= (or ask for period_days up to now)")
+    else: period = days = self._check_period(period_days)
+    route = self._route(use_case, days, source)
+    if isinstance(tf, CustomTimeframe): return self._resampled(symbol, tf, period, use_case, start, end, source, t0)
+    now = self.clock()
+    wkey = (symbol, tf, period, start, end, use_case, source) if self.memory is not None and route[:1] == ("memory",) else None
     if wkey is not None and (hit := self.memory.get_window(wkey, now)) is not None: return self._window_hit(hit, t0)
-    w = request_window(tf, period, now, self.stale_tolerance)
-    return self._single_flight((symbol, tf, w.start, w.end, use_case),
-                               lambda: self._resolve(symbol, tf, period, use_case, route, w, wkey, t0), t0)
+    w = self._window(tf, period, now, start, end)
+    what = f"{period:g} day(s)" if period is not None else f"[{w.start:%Y-%m-%d %H:%M}, {w.end:%Y-%m-%d %H:%M})"
+    return self._single_flight((symbol, tf, w.start, w.end, use_case, source),
+                               lambda: self._resolve(symbol, tf, what, use_case, route, w, wkey, source is not None, t0), t0)
 
+@patch
 def get_stats(self: OhlcvDataProvider) -> dict:
     "Per step: hits, misses, errors, latency percentiles; overall: cache hit ratio, live calls made and saved."
     with self._stats_lock:
@@ -381,6 +517,4 @@ def get_stats(self: OhlcvDataProvider) -> dict:
     saved = n["cache_hits"] + n["shared"]
     return {**n, "cache_hit_ratio": n["cache_hits"] / n["answered"] if n["answered"] else 0.0,
             "live_calls_saved": saved, "steps": steps,
-            **({"memory": self.memory.get_info()} if self.memory is not None and hasattr(self.memory, "get_info") else {})}
-
-OhlcvDataProvider.get_data, OhlcvDataProvider.get_stats = get_data, get_stats
+            **({"memory": self.memory.get_info()} if self.memory is not None else {})}

@@ -6,16 +6,16 @@ Docs: https://axia-dev.github.io/axia/testing.html.md"""
 
 # %% ../nbs/90_testing.ipynb #7353df68
 from __future__ import annotations
-import logging, math, os, time, zlib
+import logging, os, time, zlib
 from collections import namedtuple
 from datetime import datetime
 import numpy as np
 import pandas as pd
-from .core import Timeframe, ServerClock, bar_grid, is_market_open, utc_now
+from .core import Timeframe, ServerClock, is_market_open, utc_now
 
 # %% auto #0
 __all__ = ['MT5_ERRORS', 'TerminalInfo', 'SymbolInfo', 'yf_logger', 'price_at', 'server_bar_opens', 'FakeMT5', 'fake_mt5_module',
-           'YFRateLimitError', 'FakeYahoo', 'fake_yf_download']
+           'YFRateLimitError', 'FakeYahoo', 'fake_yf_download', 'package_file', 'real_eurusd_h1']
 
 # %% ../nbs/90_testing.ipynb #fc0f28ac
 def _seed(symbol: str) -> float: return (zlib.crc32(symbol.encode()) % 1000) / 1000
@@ -35,6 +35,8 @@ def _ohlc(symbol, t0, t1):
     return o, np.maximum(o, c) * wick, np.minimum(o, c) / wick, c
 
 # %% ../nbs/90_testing.ipynb #f2b73879
+from fastcore.basics import patch
+
 _TF_CONST = {"M1": 1, "M5": 5, "M15": 15, "M30": 30, "H1": 16385, "H4": 16388, "D1": 16408, "W1": 32769, "MN1": 49153}
 _RATE_DTYPE = np.dtype([("time", "<i8"), ("open", "<f8"), ("high", "<f8"), ("low", "<f8"), ("close", "<f8"),
                         ("tick_volume", "<u8"), ("spread", "<i4"), ("real_volume", "<u8")])
@@ -62,36 +64,56 @@ def _utc_of(clock: ServerClock, naive):
 def _step(tf: Timeframe, n=1):
     return pd.DateOffset(months=n) if tf is Timeframe.MN1 else n * tf.duration
 
+def _floor(t: pd.DatetimeIndex, tf: Timeframe) -> pd.DatetimeIndex:
+    "Opens of the broker bars containing naive server times `t` (W1: Sunday 00:00, MN1: the 1st)."
+    if tf is Timeframe.MN1: return t.normalize() - pd.to_timedelta(t.day - 1, unit="D")
+    if tf is Timeframe.W1: return t.normalize() - pd.to_timedelta((t.day_of_week + 1) % 7, unit="D")
+    return t.floor(f"{tf.minutes}min")
+
 def server_bar_opens(clock: ServerClock, tf: Timeframe, lo, hi) -> pd.DatetimeIndex:
     "Naive server-time opens of broker bars with trading, lo <= open <= hi (server wall times)."
     lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
-    if tf is Timeframe.MN1: cand = pd.date_range(lo.normalize().replace(day=1), hi, freq="MS")
-    elif tf is Timeframe.W1: cand = pd.date_range(lo.normalize() - pd.Timedelta(days=(lo.day_of_week + 1) % 7), hi, freq="7D")
-    else: cand = pd.date_range(lo.floor(f"{tf.minutes}min"), hi, freq=f"{tf.minutes}min")
-    if not len(cand): return cand
-    if tf.minutes <= 1440:   # trading at some hour of the bar (or its last minute)
-        offsets = [pd.Timedelta(hours=k) for k in range(max(1, tf.minutes // 60))] + [tf.duration - pd.Timedelta("1min")]
-        keep = np.zeros(len(cand), dtype=bool)
-        for off in offsets: keep |= np.asarray(is_market_open(_utc_of(clock, cand + off)))
-    else:                    # W1, MN1: a few bars, any trading inside
-        keep = np.array([len(bar_grid(_utc_of(clock, a), _utc_of(clock, a + _step(tf)), "H1")) > 0 for a in cand])
-    return cand[np.asarray(keep) & (cand >= lo)]
+    if tf.minutes <= 60:     # trading at the bar's first or last minute
+        cand = pd.date_range(lo.floor(f"{tf.minutes}min"), hi, freq=f"{tf.minutes}min")
+        if not len(cand): return cand
+        keep = np.asarray(is_market_open(_utc_of(clock, cand))) | np.asarray(is_market_open(_utc_of(clock, cand + tf.duration - pd.Timedelta("1min"))))
+        return cand[keep & (cand >= lo)]
+    a, b = _floor(pd.DatetimeIndex([lo, hi]), tf)
+    h1 = server_bar_opens(clock, Timeframe.H1, a, b + _step(tf) - pd.Timedelta("1h"))
+    opens = _floor(h1, tf).unique()
+    return opens[(opens >= lo) & (opens <= hi)]              # a longer bar exists when one of its hours does
+
+# %% ../nbs/90_testing.ipynb #9c9a26e0
+def _core_epoch(d) -> float:
+    "Epoch seconds of a request date, as MetaTrader5's core computes them (`d.timestamp()`; int/float as is)."
+    if isinstance(d, datetime): return d.timestamp()          # naive: the client machine's local time
+    if isinstance(d, (int, float, np.integer, np.floating)): return float(d)
+    raise TypeError(f"Invalid date argument of type {type(d).__name__}")
+
+def _over_bridge(d):
+    "What reaches the server's core from mt5linux 1.0.11: `eval(repr(d.astimezone()))`, `datetime` being the module."
+    local = d.astimezone()                                     # AttributeError for int and float, as in mt5linux
+    if type(local) is not datetime: raise NameError(f"name '{type(local).__name__}' is not defined")
+    return local
 
 # %% ../nbs/90_testing.ipynb #5f38c2d4
 class FakeMT5:
     "A stand-in for the `MetaTrader5` module (or an mt5linux bridge): same functions, constants and failures."
+    TIMEFRAME_M1, TIMEFRAME_M5, TIMEFRAME_M15, TIMEFRAME_M30 = 1, 5, 15, 30      # MetaTrader5/__init__.py, 5.0.6231
+    TIMEFRAME_H1, TIMEFRAME_H4, TIMEFRAME_D1 = 1 | 0x4000, 4 | 0x4000, 24 | 0x4000
+    TIMEFRAME_W1, TIMEFRAME_MN1 = 1 | 0x8000, 1 | 0xC000
+
     def __init__(self,
                  now=None,                          # the terminal's 'now' (UTC); None: the real clock
-                 server_tz: str = "America/New_York+7",  # broker server clock
+                 server_tz: str = "America/New_York+7",  # broker server clock (a `ServerClock` spec)
                  symbols=None,                      # broker symbols offered: {name: visible}; default the 5 majors
                  maxbars: int = 100_000,            # "Max bars in chart": most bars one call returns
                  password: str | None = None,       # if set, initialize() with another password fails (-6)
-                 bridge: bool = False,              # behave like mt5linux: tz-aware datetimes raise TypeError
+                 bridge: bool = False,              # dates as the mt5linux 1.0.11 client passes them (ints fail)
                  call_delay: float = 0.0,           # seconds spent in each copy_rates_* call
                  call_log: str | None = None,       # file to append 'pid start end' per copy_rates_* call
                  tamper=None,                       # fn(symbol, timeframe_name, rates) -> rates, to corrupt answers
                 ):
-        for name, v in _TF_CONST.items(): setattr(self, f"TIMEFRAME_{name}", v)
         self._tf_by_const = {v: Timeframe(k) for k, v in _TF_CONST.items()}
         self.now, self.clock, self.maxbars, self.password = now, ServerClock(server_tz), maxbars, password
         self.symbols = dict(symbols) if symbols is not None else {s: True for s in ["USDJPY", "EURUSD", "EURJPY", "GBPUSD", "GBPJPY"]}
@@ -107,67 +129,92 @@ class FakeMT5:
     def disconnect(self): "Drop the terminal, as when it is closed or restarts."; self.connected = False
 
 # %% ../nbs/90_testing.ipynb #c4ae0e1e
-def _initialize(self, path=None, *, login=None, password=None, server=None, timeout=60_000, portable=False):
+@patch
+def initialize(self: FakeMT5, path=None, *, login=None, password=None, server=None, timeout=60_000, portable=False):
     self.init_calls.append(dict(path=path, login=login, password=password, server=server, timeout=timeout))
     if self.stay_down: return self._fail(-10003, False)
     if self.password is not None and password != self.password: return self._fail(-6, False)
     self.connected = True
     return self._ok(True)
 
-def _login(self, login, password=None, server=None, timeout=60_000):
+@patch
+def login(self: FakeMT5, login, password=None, server=None, timeout=60_000):
     if not self.connected: return self._fail(-10004, False)
     if self.password is not None and password != self.password: return self._fail(-6, False)
     return self._ok(True)
 
-def _shutdown(self): self.connected = False; return None
+@patch
+def shutdown(self: FakeMT5): self.connected = False; return None
 
-def _terminal_info(self):
+@patch
+def terminal_info(self: FakeMT5):
     if not self.connected: return self._fail(-10004)
     return self._ok(TerminalInfo(False, False, True, False, True, False, False, False, False, False, 4755, self.maxbars,
                                  1252, 30000, 0.0, 0.0, "Fake Broker Ltd", "MetaTrader 5", "English",
                                  r"C:\Program Files\MetaTrader 5", r"C:\Users\fx\AppData\MetaQuotes", r"C:\Users\fx\Common"))
 
-def _symbol_info(self, symbol):
+@patch
+def symbol_info(self: FakeMT5, symbol):
     if not self.connected: return self._fail(-10004)
     if symbol not in self.symbols: return self._fail(-1)
     vis = self.symbols[symbol]
     return self._ok(SymbolInfo(symbol, vis, vis, 3 if "JPY" in symbol else 5, 0.001 if "JPY" in symbol else 1e-5,
                                symbol, f"Forex\\{symbol}", symbol[:3], symbol[3:6]))
 
-def _symbol_select(self, symbol, enable=True):
+@patch
+def symbol_select(self: FakeMT5, symbol, enable=True):
     if not self.connected: return self._fail(-10004, False)
     if symbol not in self.symbols: return self._fail(-1, False)
     self.symbols[symbol] = bool(enable)
     return self._ok(True)
 
-for _f in [_initialize, _login, _shutdown, _terminal_info, _symbol_info, _symbol_select]:
-    setattr(FakeMT5, _f.__name__[1:], _f)
-
 # %% ../nbs/90_testing.ipynb #532bff11
-def _rates(self, symbol, tf: Timeframe, opens: pd.DatetimeIndex) -> np.ndarray:
-    "Structured array of broker bars opening at naive server times `opens` (all <= now)."
-    now = self._now()
-    utc = _utc_of(self.clock, opens)
-    close = _utc_of(self.clock, opens + _step(tf)) if len(opens) else utc
+def _h1_rates(symbol, clock: ServerClock, opens: pd.DatetimeIndex, now: pd.Timestamp):
+    "(t0, t1, o, h, l, c) of bars opening at naive server times `opens`, each one broker H1 long at most."
+    utc = _utc_of(clock, opens)
+    close = _utc_of(clock, opens + pd.Timedelta("1h")) if len(opens) else utc
     close = close.where(close <= now, now)
-    t0 = (utc - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s")
-    t1 = (close - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s")
-    o, h, l, c = _ohlc(symbol, np.asarray(t0), np.asarray(t1))
-    out = np.zeros(len(opens), dtype=_RATE_DTYPE)
+    t0 = np.asarray((utc - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s"))
+    t1 = np.asarray((close - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s"))
+    return (t0, t1, *_ohlc(symbol, t0, t1))
+
+@patch
+def _rates(self: FakeMT5, symbol, tf: Timeframe, opens: pd.DatetimeIndex) -> np.ndarray:
+    "Structured array of broker bars opening at naive server times `opens` (all <= now); H1+ aggregate H1."
+    now, out = self._now(), np.zeros(len(opens), dtype=_RATE_DTYPE)
+    if tf.minutes < 60:
+        utc = _utc_of(self.clock, opens)
+        close = _utc_of(self.clock, opens + tf.duration) if len(opens) else utc
+        close = close.where(close <= now, now)
+        t0 = np.asarray((utc - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s"))
+        t1 = np.asarray((close - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta("1s"))
+        o, h, l, c = _ohlc(symbol, t0, t1)
+        vol, spread = np.maximum(1, (t1 - t0) // 6), 2 + (t0 // 60) % 7
+    elif len(opens):
+        hours = server_bar_opens(self.clock, Timeframe.H1, opens[0], (opens[-1] + _step(tf)) - pd.Timedelta("1h"))
+        hours = hours[np.asarray(_utc_of(self.clock, hours) <= now)]
+        if not len(hours): return np.zeros(0, dtype=_RATE_DTYPE)
+        t0, t1, ho, hh, hl, hc = _h1_rates(symbol, self.clock, hours, now)
+        grp = np.searchsorted(opens.to_numpy(), hours.to_numpy(), side="right") - 1   # bar of each hour
+        first, last = np.r_[0, np.flatnonzero(np.diff(grp)) + 1], np.r_[np.flatnonzero(np.diff(grp)), len(grp) - 1]
+        o, c = ho[first], hc[last]
+        h, l = np.maximum.reduceat(hh, first), np.minimum.reduceat(hl, first)
+        vol = np.add.reduceat(np.maximum(1, (t1 - t0) // 6), first)
+        spread = np.maximum.reduceat(2 + (t0 // 60) % 7, first)
+        opens = opens[np.unique(grp)]
+        out = np.zeros(len(opens), dtype=_RATE_DTYPE)
+    else: o = h = l = c = vol = spread = np.zeros(0)
     out["time"], out["open"], out["high"], out["low"], out["close"] = _server_epoch(opens), o, h, l, c
-    out["tick_volume"] = np.maximum(1, (np.asarray(t1) - np.asarray(t0)) // 6)
-    out["spread"] = 2 + (np.asarray(t0) // 60) % 7
+    out["tick_volume"], out["spread"] = vol, spread
     return self.tamper(symbol, tf.value, out) if self.tamper else out
 
-def _bound(self, d) -> pd.Timestamp:
-    "A request bound as a naive server wall time, read the way the terminal reads it."
-    if isinstance(d, (int, float, np.integer)): return pd.Timestamp(int(d), unit="s")
-    if getattr(d, "tzinfo", None) is not None:
-        if self.bridge: raise TypeError("mt5linux: can't pass a tz-aware datetime over the bridge")
-        return pd.Timestamp(d.timestamp(), unit="s")   # the package takes the UTC epoch as a server time
-    return pd.Timestamp(d)
+@patch
+def _bound(self: FakeMT5, d) -> pd.Timestamp:
+    "A request date as the terminal reads it: the core's epoch seconds, taken as a naive server wall time."
+    return pd.Timestamp(_core_epoch(_over_bridge(d) if self.bridge else d), unit="s")
 
-def _begin(self, name, symbol, timeframe, *args):
+@patch
+def _begin(self: FakeMT5, name, symbol, timeframe, *args):
     "Common checks of copy_rates_*; returns (Timeframe, server now) or None after setting last_error."
     self.calls.append((name, symbol, timeframe, *args))
     if not self.connected: return self._fail(-10004)
@@ -176,14 +223,14 @@ def _begin(self, name, symbol, timeframe, *args):
     if self.call_delay: time.sleep(self.call_delay)
     return self._tf_by_const[timeframe], self.clock.from_utc(self._now())
 
-def _logged(self, t_start):
+@patch
+def _logged(self: FakeMT5, t_start):
     if self.call_log:
         with open(self.call_log, "a") as f: f.write(f"{os.getpid()} {t_start:.6f} {time.time():.6f}\n")
 
-for _f in [_rates, _bound, _begin, _logged]: setattr(FakeMT5, _f.__name__, _f)
-
 # %% ../nbs/90_testing.ipynb #31bd3889
-def _copy_rates_range(self, symbol, timeframe, date_from, date_to):
+@patch
+def copy_rates_range(self: FakeMT5, symbol, timeframe, date_from, date_to):
     t = time.time()
     try:
         lo, hi = self._bound(date_from), self._bound(date_to)
@@ -194,7 +241,8 @@ def _copy_rates_range(self, symbol, timeframe, date_from, date_to):
         return self._ok(self._rates(symbol, tf, opens[-self.maxbars:]))
     finally: self._logged(t)
 
-def _copy_rates_from(self, symbol, timeframe, date_from, count):
+@patch
+def copy_rates_from(self: FakeMT5, symbol, timeframe, date_from, count):
     t = time.time()
     try:
         hi = self._bound(date_from)
@@ -204,7 +252,8 @@ def _copy_rates_from(self, symbol, timeframe, date_from, count):
         return self._ok(self._rates(symbol, tf, _newest(self.clock, tf, min(hi, snow), min(count, self.maxbars))))
     finally: self._logged(t)
 
-def _copy_rates_from_pos(self, symbol, timeframe, start_pos, count):
+@patch
+def copy_rates_from_pos(self: FakeMT5, symbol, timeframe, start_pos, count):
     t = time.time()
     try:
         if (got := self._begin("copy_rates_from_pos", symbol, timeframe, start_pos, count)) is None: return None
@@ -223,26 +272,28 @@ def _newest(clock, tf, hi, n) -> pd.DatetimeIndex:
         if len(opens) >= n or span > pd.Timedelta(days=365 * 40): return opens[-n:]
         span *= 2
 
-for _f in [_copy_rates_range, _copy_rates_from, _copy_rates_from_pos]: setattr(FakeMT5, _f.__name__[1:], _f)
-
 def fake_mt5_module(**kwargs) -> FakeMT5:
     "A `FakeMT5` standing in for `import MetaTrader5 as mt5` (see `FakeMT5` for the arguments)."
     return FakeMT5(**kwargs)
 
 # %% ../nbs/90_testing.ipynb #22cf84a0
+import functools
+from fastcore.basics import patch
+
 _YF_LIMIT_DAYS = {"1m": 30, "5m": 60, "15m": 60, "30m": 60, "1h": 730}
 _YF_STEP = {"1m": "1min", "5m": "5min", "15m": "15min", "30m": "30min", "1h": "1h"}
+_CURL_OFFLINE = {  # what curl_cffi raises, by failure: (exception name, message)
+    "dns": ("DNSError", "Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com. "
+                        "See https://curl.se/libcurl/c/libcurl-errors.html first for more details."),
+    "refused": ("ConnectionError", "Failed to perform, curl: (7) Failed to connect to query2.finance.yahoo.com port 443 "
+                                   "after 0 ms: Could not connect to server. See https://curl.se/libcurl/c/libcurl-errors.html "
+                                   "first for more details."),
+}
 yf_logger = logging.getLogger("yfinance")
 
 class YFRateLimitError(Exception):
     "Stand-in with the name and message of `yfinance.exceptions.YFRateLimitError` (used when yfinance is absent)."
     def __init__(self): super().__init__("Too Many Requests. Rate limited. Try after a while.")
-
-def _tz_missing_error(ticker):
-    try:
-        from yfinance.exceptions import YFTzMissingError
-        return YFTzMissingError(ticker)
-    except ImportError: return ValueError(f"${ticker}: possibly delisted; no timezone found")
 
 def _rate_limit_error():
     try:
@@ -250,20 +301,24 @@ def _rate_limit_error():
         return real()
     except ImportError: return YFRateLimitError()
 
+class _YahooSaid(Exception):
+    "A per-ticker failure that yfinance logs (as `$TICKER: message`) instead of raising."
+
 # %% ../nbs/90_testing.ipynb #2d4d98f9
 class FakeYahoo:
-    "A stand-in for `yfinance.download` (1.x shapes and failure modes)."
+    "A stand-in for `yfinance.download` (1.7 shapes and failure modes)."
     def __init__(self,
                  now=None,                       # Yahoo's 'now' (UTC); None: the real clock
                  tickers=("USDJPY=X", "EURUSD=X", "EURJPY=X", "GBPUSD=X", "GBPJPY=X"),  # tickers Yahoo knows
                  exchange_tz: str = "Europe/London",  # exchangeTimezoneName of FX tickers
-                 offline: bool = False,          # every call fails like a network error
+                 offline: bool | str = False,    # every call fails to connect: True or "dns" (host unknown), "refused"
                  rate_limited: int = 0,          # how many next calls are rate limited
                  rate_limit: str = "log",        # "log": logged + empty (download); "raise": raised (Ticker.history)
                  tamper=None,                    # fn(ticker, interval, frame) -> frame, to corrupt answers
                 ):
         self.now, self.known, self.tz, self.offline = now, {t.upper() for t in tickers}, exchange_tz, offline
         self.rate_limited, self.rate_limit, self.tamper, self.calls = rate_limited, rate_limit, tamper, []
+        self.zones = set()    # tickers whose exchange zone yfinance has cached (after their first answer)
 
     def _now(self): return pd.Timestamp(self.now) if self.now is not None else utc_now()
 
@@ -272,24 +327,15 @@ class FakeYahoo:
         return t.tz_localize(self.tz).tz_convert("UTC") if t.tz is None else t.tz_convert("UTC")
 
 # %% ../nbs/90_testing.ipynb #cb7cd786
-def _history(self, ticker, start, end, interval) -> pd.DataFrame:
-    "What `Ticker(ticker).history(..., auto_adjust=False, actions=False)` returns; raises on failure."
+@patch
+def _bars(self: FakeYahoo, ticker: str, start: pd.Timestamp, end: pd.Timestamp, interval: str) -> pd.DataFrame:
+    "Yahoo's bars of `interval` in [start, end) UTC as of now: (Open … Volume) on a naive UTC index (the chart payload)."
     now = self._now()
-    if self.offline: raise ConnectionError("Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com")
-    if self.rate_limited > 0: self.rate_limited -= 1; raise _rate_limit_error()
-    if ticker not in self.known: raise _tz_missing_error(ticker)
-    start, end = self._utc(start), min(self._utc(end), now + pd.Timedelta("1min"))
-    if interval in _YF_LIMIT_DAYS:
-        lim = _YF_LIMIT_DAYS[interval]
-        if start < now - pd.Timedelta(days=lim):
-            raise ValueError(f"${ticker}: {interval} data not available for startTime={int(start.timestamp())} and "
-                             f"endTime={int(end.timestamp())}. The requested range must be within the last {lim} days.")
-        if interval == "1m" and end - start > pd.Timedelta(days=8):
-            raise ValueError(f"${ticker}: Only 8 days worth of 1m granularity data are allowed to be fetched per request.")
+    end = min(end, now + pd.Timedelta("1min"))
+    if interval in _YF_STEP:
         opens = pd.date_range(start.ceil(_YF_STEP[interval]), end, freq=_YF_STEP[interval], inclusive="left")
         opens = opens[is_market_open(opens) & (opens <= now)] if len(opens) else opens
         closes = (opens + pd.Timedelta(_YF_STEP[interval])).where(opens + pd.Timedelta(_YF_STEP[interval]) <= now, now)
-        idx_name, index = "Datetime", opens.tz_convert(self.tz)
     else:   # London calendar days, weeks from Monday, months
         s_l, e_l = (t.tz_convert(self.tz).tz_localize(None) for t in (start, end))
         if interval == "1d": labels = pd.date_range(s_l.normalize(), e_l, freq="D"); labels = labels[labels.day_of_week < 5]
@@ -299,46 +345,91 @@ def _history(self, ticker, start, end, interval) -> pd.DataFrame:
         loc = labels.tz_localize(self.tz, ambiguous=True, nonexistent="shift_forward")
         ends = (labels + step).tz_localize(self.tz, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
         keep = (ends > start) & (loc.tz_convert("UTC") < end) & (loc.tz_convert("UTC") <= now)
-        loc, closes = loc[keep], ends[keep]
-        opens = loc.tz_convert("UTC")
+        opens, closes = loc[keep].tz_convert("UTC"), ends[keep]
         closes = closes.where(closes <= now, now)
-        idx_name, index = "Date", loc
-    t0 = np.asarray((opens - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"))
-    t1 = np.asarray((closes - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"))
+    t0 = np.asarray((opens - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"), dtype="int64")
+    t1 = np.asarray((closes - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1s"), dtype="int64")
     o, h, l, c = _ohlc(ticker, t0, t1)
-    df = pd.DataFrame({"Open": o, "High": h, "Low": l, "Close": c, "Adj Close": c, "Volume": np.zeros(len(t0), "int64")},
-                      index=pd.DatetimeIndex(index, name=idx_name))
-    return self.tamper(ticker, interval, df) if self.tamper else df
-
-FakeYahoo._history = _history
+    return pd.DataFrame({"Open": o, "High": h, "Low": l, "Close": c, "Adj Close": c, "Volume": np.zeros(len(t0), "int64")},
+                        index=pd.to_datetime(t0, unit="s"))
 
 # %% ../nbs/90_testing.ipynb #62c84a47
-def _download(self, tickers, start=None, end=None, actions=False, threads=True, ignore_tz=None, group_by="column",
-              auto_adjust=True, back_adjust=False, repair=False, keepna=False, progress=True, period=None,
-              interval="1d", prepost=False, rounding=False, timeout=10, session=None, multi_level_index=True):
+@patch
+def _history(self: FakeYahoo, ticker, start, end, interval) -> pd.DataFrame:
+    "What `Ticker(ticker).history(..., auto_adjust=False, actions=False)` returns; raises on failure."
+    now, (s, e) = self._now(), (self._utc(start), self._utc(end))
+    if self.offline:
+        kind = "dns" if self.offline is True else self.offline
+        name, message = _CURL_OFFLINE[kind]
+        if ticker in self.zones:     # zone cached: the chart request fails silently
+            raise _YahooSaid(f"${ticker}: possibly delisted; no price data found  ({interval} {start} -> {end})")
+        yf_logger.error(f"Failed to get ticker '{ticker}' reason: {message}")
+        raise _YahooSaid(f"${ticker}: possibly delisted; no timezone found")
+    if self.rate_limited > 0: self.rate_limited -= 1; raise _rate_limit_error()
+    if ticker not in self.known: raise _YahooSaid(f"${ticker}: possibly delisted; no timezone found")
+    self.zones.add(ticker)
+    if interval in _YF_LIMIT_DAYS:
+        lim = _YF_LIMIT_DAYS[interval]
+        if s < now - pd.Timedelta(days=lim):
+            raise _YahooSaid(f"${ticker}: {interval} data not available for startTime={int(s.timestamp())} and "
+                             f"endTime={int(e.timestamp())}. The requested range must be within the last {lim} days.")
+        if interval == "1m" and e - s > pd.Timedelta(days=8):
+            raise _YahooSaid(f"${ticker}: 1m data not available for startTime={int(s.timestamp())} and endTime="
+                             f"{int(e.timestamp())}. Only 8 days worth of 1m granularity data are allowed to be fetched per request.")
+    if interval == "30m":    # yfinance asks for 15m and resamples (Yahoo's 30m bars are wrong)
+        q = self._bars(ticker, s, e, "15m").resample("30min")
+        df = pd.DataFrame({"Open": q["Open"].first(), "High": q["High"].max(), "Low": q["Low"].min(),
+                           "Close": q["Close"].last(), "Adj Close": q["Adj Close"].last(), "Volume": q["Volume"].sum()})
+    else: df = self._bars(ticker, s, e, interval)
+    if interval in _YF_STEP: df.index = df.index.tz_localize("UTC").tz_convert(self.tz)
+    else: df.index = pd.to_datetime(df.index.tz_localize("UTC").tz_convert(self.tz).date).tz_localize(
+        self.tz, ambiguous=True, nonexistent="shift_forward")
+    df = df.drop(df.index[df[["Open", "High", "Low", "Close", "Adj Close"]].isna().all(axis=1)])   # keepna=False
+    df["Volume"] = df["Volume"].fillna(0).astype("int64")
+    df.index.name = "Datetime" if interval in _YF_STEP else "Date"
+    return self.tamper(ticker, interval, df) if self.tamper else df
+
+# %% ../nbs/90_testing.ipynb #ecb95baa
+@patch
+def __call__(self: FakeYahoo, tickers, start=None, end=None, actions=False, threads=True, ignore_tz=None, group_by="column",
+             auto_adjust=True, back_adjust=False, repair=False, keepna=False, progress=True, period=None,
+             interval="1d", prepost=False, rounding=False, timeout=10, session=None, multi_level_index=True):
+    "`yfinance.download`: one frame for `tickers`; failures logged, never raised (except rate limits with `rate_limit='raise'`)."
     tickers = tickers if isinstance(tickers, (list, tuple, set)) else tickers.replace(",", " ").split()
     tickers = sorted({t.upper() for t in tickers})
     self.calls.append(dict(tickers=tickers, start=start, end=end, interval=interval, auto_adjust=auto_adjust,
-                           multi_level_index=multi_level_index, threads=threads, progress=progress))
+                           multi_level_index=multi_level_index, threads=threads, progress=progress, session=session))
     ignore_tz = interval[-1] not in ("m", "h") if ignore_tz is None else ignore_tz
     dfs, errors = {}, {}
     for t in tickers:
         try: dfs[t] = self._history(t, start, end, interval)
+        except _YahooSaid as e:
+            yf_logger.error(str(e))
+            dfs[t], errors[t] = _empty_yf(), str(e).split(": ", 1)[1]
         except Exception as e:
             if self.rate_limit == "raise" and type(e).__name__ == "YFRateLimitError": raise
             dfs[t], errors[t] = _empty_yf(), repr(e)
     if errors:
         yf_logger.error("\n%.f Failed download%s:" % (len(errors), "s" if len(errors) > 1 else ""))
-        for t, err in errors.items(): yf_logger.error(f"['{t}']: " + err.replace(f"${t}: ", ""))
-    for t, df in dfs.items():
+        grouped = {}
+        for t, err in errors.items(): grouped.setdefault(err, []).append(t)
+        for err, syms in grouped.items(): yf_logger.error(f"{syms}: " + err)
+    for df in dfs.values():
         if ignore_tz and len(df): df.index = df.index.tz_localize(None)
-    data = pd.concat(dfs.values(), axis=1, sort=True, keys=dfs.keys(), names=["Ticker", "Price"])
+    full = [df.index for df in dfs.values() if len(df)]
+    idx = functools.reduce(lambda a, b: a.union(b), full) if full else pd.DatetimeIndex([])
+    data = pd.concat([df.reindex(idx) for df in dfs.values()], axis=1, sort=True, keys=dfs.keys(), names=["Ticker", "Price"])
     if group_by == "column":
         data.columns = data.columns.swaplevel(0, 1)
         data = data.sort_index(level=0, axis=1)
     if not multi_level_index and len(tickers) == 1:
         data = data.droplevel(0 if group_by == "ticker" else 1, axis=1).rename_axis(None, axis=1)
     return data
+
+@patch
+def download(self: FakeYahoo, tickers, **kwargs) -> pd.DataFrame:
+    "The same as calling the stand-in: `yfinance.download(tickers, **kwargs)`."
+    return self(tickers, **kwargs)
 
 def _empty_yf():
     "yfinance.utils.empty_df(): the frame a failed ticker contributes."
@@ -347,8 +438,25 @@ def _empty_yf():
     e.index.name = "Date"
     return e
 
-FakeYahoo.__call__ = FakeYahoo.download = _download
-
 def fake_yf_download(**kwargs) -> FakeYahoo:
     "A callable standing in for `yfinance.download` (see `FakeYahoo` for the arguments)."
     return FakeYahoo(**kwargs)
+
+# %% ../nbs/90_testing.ipynb #e6edd116
+def package_file(dist: str, relpath: str):
+    "Path of a data file inside an installed distribution (its package is not imported)."
+    from importlib.metadata import PackageNotFoundError, distribution
+    from pathlib import Path
+    from axia.core import ConfigError
+    try: path = Path(distribution(dist).locate_file(relpath))
+    except PackageNotFoundError:
+        raise ConfigError(f"{dist} is not installed: `pip install -e '.[dev]'` (make setup) brings it") from None
+    if not path.is_file(): raise ConfigError(f"{relpath} not found in {dist}; was the package's layout changed?")
+    return path
+
+def real_eurusd_h1(kind: str = "backtesting"):
+    "Path of real EURUSD H1 bars: 'backtesting' (generic CSV, UTC) or 'dukascopy' (gym-anytrading's Dukascopy CSV)."
+    if kind == "backtesting": return package_file("backtesting", "backtesting/test/EURUSD.csv")
+    if kind == "dukascopy": return package_file("gym-anytrading", "gym_anytrading/datasets/data/FOREX_EURUSD_1H_ASK.csv")
+    from axia.core import ConfigError
+    raise ConfigError(f"{kind!r} — real EURUSD H1 bars are 'backtesting' or 'dukascopy'")

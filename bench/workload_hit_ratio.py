@@ -6,7 +6,6 @@ python bench/workload_hit_ratio.py   — prints the figures, the baseline, the r
 from __future__ import annotations
 import functools, random, threading
 
-import numpy as np
 import pandas as pd
 
 from axia.core import OHLCV_DTYPES, bar_grid, empty_ohlcv

@@ -4,7 +4,7 @@ Runs on a fresh clone with no services: the lake is a directory and Redis an emb
 the data dir (`./.axia`, or AXIA_DATA_DIR, or `--data-dir`). The source is the DUMMY generator, so every bar
 is SYNTHETIC: this shows the machinery, not a market.
 
-    python jobs/main_job.py [--data-dir DIR] [--symbols USDJPY,EURUSD] [--timeframes M5,H1,D1] [--backfill-days N]
+    python jobs/main_job.py [--data-dir DIR] [--symbols USDJPY,EURUSD] [--timeframes M5,H1,D1] [--backfill-days N] [--as-of T]
 """
 from __future__ import annotations
 import argparse, json, os, sys, time
@@ -33,13 +33,17 @@ def main(argv=None) -> int:
     p.add_argument("--symbols", default=None, help="comma-separated; default: the settings' five pairs")
     p.add_argument("--timeframes", default=None, help="comma-separated; default: all nine")
     p.add_argument("--backfill-days", type=int, default=None)
+    p.add_argument("--as-of", default=None, help="run as of this ISO-8601 instant (a replay); default: now")
     args = p.parse_args(argv)
     data_dir = Path(args.data_dir).expanduser().resolve()
     os.environ["AXIA_DATA_DIR"], os.environ["AXIA_SOURCE"] = str(data_dir), "dummy"
 
     from axia.bootstrap import build_stack, tier_health
-    from axia.cli import load_settings
+    from axia.cli import format_health
     from axia.collect import CollectFailed, last_run, run_nightly_notebook
+    from axia.config import load_settings
+    from axia.core import fixed_clock, utc_now
+    clock = fixed_clock(args.as_of) if args.as_of else utc_now
 
     _banner("SYNTHETIC DATA: this job uses axia's dummy source. Every bar below is generated,",
             "not a market price. Point AXIA_SOURCE at mt5 or yfinance for real data.")
@@ -49,8 +53,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     split = lambda s: None if not s else [x.strip() for x in s.split(",") if x.strip()]
     try:
-        nb = run_nightly_notebook(data_dir, source="dummy", symbols=split(args.symbols),
-                                  timeframes=split(args.timeframes), backfill_days=args.backfill_days)
+        nb = run_nightly_notebook(data_dir, source="dummy", symbols=split(args.symbols), timeframes=split(args.timeframes),
+                                  backfill_days=args.backfill_days, clock=clock if args.as_of else None)
     except CollectFailed as e:
         if e.report is not None: print(e.report)
         print(f"main job: the collection failed: {e}", file=sys.stderr)
@@ -60,7 +64,7 @@ def main(argv=None) -> int:
 
     _say("2. reading back through the provider")
     settings = load_settings(data_dir=data_dir, source="dummy")
-    stack = build_stack(settings, source="dummy")
+    stack = build_stack(settings, source="dummy", clock=clock)
     provider = stack.provider
     symbol = (split(args.symbols) or ["USDJPY"])[0]
     for tf, days, use_case in [("H1", 30, "chart"), ("M5", 0.25, "trading"), ("D1", 30, "analysis"), ("H1", 30, "chart")]:
@@ -70,9 +74,9 @@ def main(argv=None) -> int:
         _show(df, meta)
 
     _say("3. tier health")
-    from axia.cli import collect_health, format_health
-    print(format_health(collect_health(stack)))
-    stats = tier_health(stack)["provider"]
+    health = tier_health(stack)
+    print(format_health(health))
+    stats = health["provider"]
     print(f"\nProvider: {stats.get('answered', 0)} answers, cache hit ratio {stats.get('cache_hit_ratio', 0):.0%}, "
           f"live calls saved {stats.get('live_calls_saved', 0)}")
     print()

@@ -1,6 +1,6 @@
 "Shared fixtures: real services on free local ports, isolated per test session."
 from __future__ import annotations
-import os, socket, subprocess, time, uuid
+import os, socket, subprocess, sys, time, uuid
 from pathlib import Path
 import pytest
 
@@ -89,3 +89,39 @@ def s3_bucket(moto_server):
     name = f"axia-test-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket=name)
     return f"s3://{name}"
+
+
+# ------------------------------------------------------------------ the test clock
+# Every test runs at one instant: AXIA_TEST_NOW (an ISO-8601 instant, e.g. `AXIA_TEST_NOW=2026-11-07T12:00Z
+# make pytest`) or, when it is unset, the wall time at the start of the session, frozen. Tests take the `now`
+# and `clock` fixtures and pass the clock into the code; subprocesses (the CLI, the papermill job, the app)
+# get the same instant through `axia_env()` and install it through their `clock` parameter (tests/axia_at.py).
+# AXIA_TEST_NOW is read here and in tests/axia_at.py only: axia itself has no such setting.
+# `make clock-matrix` runs the tests marked `clock` at every instant of CLOCK_MATRIX.
+import pandas as pd
+from axia.core import fixed_clock
+
+_TEST_NOW = pd.Timestamp(os.environ["AXIA_TEST_NOW"]) if os.environ.get("AXIA_TEST_NOW") else pd.Timestamp.now(tz="UTC").floor("s")
+TEST_NOW = _TEST_NOW.tz_localize("UTC") if _TEST_NOW.tz is None else _TEST_NOW.tz_convert("UTC")
+AXIA_AT = [sys.executable, str(Path(__file__).with_name("axia_at.py"))]
+
+
+def pytest_report_header(config): return f"axia test clock: {TEST_NOW.isoformat()} (AXIA_TEST_NOW)"
+
+
+@pytest.fixture
+def now() -> pd.Timestamp:
+    "The instant this test runs at."
+    return TEST_NOW
+
+
+@pytest.fixture
+def clock():
+    "A clock frozen at `now`."
+    return fixed_clock(TEST_NOW)
+
+
+def axia_env(**extra) -> dict:
+    "The environment for a child process: no user AXIA_* settings, the test instant, CI=1 (no progress bars)."
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AXIA_")}
+    return {**env, "CI": "1", "AXIA_TEST_NOW": TEST_NOW.isoformat(), **{k: str(v) for k, v in extra.items()}}

@@ -131,7 +131,7 @@ def test_bad_arguments_are_refused_before_any_io(tmp_path):
     lake = lake_at(tmp_path / "lake")
     with pytest.raises(AxiaError, match="symbols are"): use_case(DummyOhlcvSource(), lake, None, symbols=["../etc"])
     with pytest.raises(AxiaError, match="timeframes are"): use_case(DummyOhlcvSource(), lake, None, timeframes=["H7"])
-    with pytest.raises(ValueError, match="backfill_days"): use_case(DummyOhlcvSource(), lake, None, backfill_days=0)
+    with pytest.raises(AxiaError, match="backfill_days"): use_case(DummyOhlcvSource(), lake, None, backfill_days=0)
     assert not (tmp_path / "lake").exists()
 
 

@@ -59,19 +59,21 @@ def test_d1_hours_around_us_change(tmp_path):
                                           "2026-03-10 21:00:00+00:00", "2026-03-11 21:00:00+00:00"]
 
 
-def test_eu_switching_server_is_misaligned_between_the_changes(tmp_path):
-    "A server on Europe/Athens time labels D1 at 22:00 UTC while New York is already on summer time: reported, dropped."
+def test_eu_switching_server_keeps_every_day_between_the_changes(tmp_path):
+    "A server on Europe/Athens time cuts D1 at 22:00 UTC while New York is on summer time: axia's D1 are built from its H1."
     fake, src = source(tmp_path, server_tz="Europe/Athens")
     src.clock_tz = fake.clock
     d1 = src.fetch("USDJPY", "D1", "2026-03-10", "2026-03-20")
-    assert len(d1) == 0
-    assert set(src.last_report.rule) == {"not on the axia bar grid"} and len(src.last_report) >= 7
-    assert len(src.fetch("USDJPY", "H1", "2026-03-10", "2026-03-12")) == 48     # hours are still right
+    assert len(d1) == 8 and set(d1.index.hour) == {21} and d1.attrs["dropped"] == 0      # 17:00 New York (EDT)
+    assert d1.attrs["aligned_from"] == "H1" and d1.attrs["server_clock"] == "Europe/Athens"
+    own = src.fetch_broker_bars("USDJPY", "D1", "2026-03-10", "2026-03-20")
+    assert own.attrs["broker_bars"] and set(own.index.hour) == {22} and len(own.attrs["sunday_stubs"]) == 1
+    assert len(src.fetch("USDJPY", "H1", "2026-03-10", "2026-03-12")) == 48     # hours are native
 
 
 def test_w1_relabelled_to_axia_week_open(tmp_path):
     fake, src = source(tmp_path)
-    raw = fake.copy_rates_range("USDJPY", fake.TIMEFRAME_W1, datetime(2026, 3, 1), datetime(2026, 4, 5)) if fake.initialize() else None
+    raw = fake.copy_rates_range("USDJPY", fake.TIMEFRAME_W1, datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 5, tzinfo=UTC)) if fake.initialize() else None
     assert set(pd.to_datetime(raw["time"], unit="s").day_of_week) == {6}            # MT5: Sunday 00:00 server
     w1 = src.fetch("USDJPY", "W1", "2026-03-01", "2026-04-06")
     assert list(w1.index) == list(bar_open(w1.index, "W1"))
@@ -87,7 +89,7 @@ def test_chunks_past_the_bar_limit(tmp_path):
     assert list(m5.index) == list(bar_grid(start, end, "M5")) and len(m5) > 1000
     ranges = [c for c in fake.calls if c[0] == "copy_rates_range"]
     assert len(ranges) == src.stats["chunks"] >= 3
-    assert all(c[3].tzinfo is None and c[4].tzinfo is None for c in ranges)      # naive server times only
+    assert all(c[3].utcoffset() == c[4].utcoffset() == timedelta(0) for c in ranges)   # server wall times tagged UTC
     whole = fake.copy_rates_range("USDJPY", fake.TIMEFRAME_M5, ranges[0][3], ranges[-1][4])
     assert len(whole) == 500                                                       # what one unchunked call would have lost
     latest = src.fetch_latest("USDJPY", "M1", 1200)
@@ -191,3 +193,30 @@ def test_lock_serialises_terminal_calls_across_processes(tmp_path):
     assert sum(s["lock_contended"] for s in stats) >= 1 and all(s["lock_acquired"] == 4 for s in stats)
     _, free = run_two(tmp_path, same_lock=False)                                  # without a shared lock they do overlap
     assert any(b[0] < a[1] for a, b in zip(free, free[1:]))
+
+
+def test_saturday_collection_stores_fridays_last_bars(tmp_path):
+    "After Friday 17:00 New York every bar of the week is complete, W1 included; MN1 once the month's trading ended."
+    sat = pd.Timestamp("2026-11-07 12:00", tz="UTC")
+    fake, src = source(tmp_path, now=sat)
+    last = {"H1": "2026-11-06 21:00", "H4": "2026-11-06 18:00", "D1": "2026-11-05 22:00", "W1": "2026-11-01 22:00"}
+    for tf, t in last.items():
+        got = src.fetch("USDJPY", tf, "2026-10-25", sat, complete_only=True)
+        assert got.index[-1] == pd.Timestamp(t, tz="UTC") and got.attrs["forming_bar"] is None, tf
+    assert src.fetch("USDJPY", "MN1", "2026-09-01", sat).attrs["forming_bar"] == pd.Timestamp("2026-10-31 21:00", tz="UTC")
+    month_end = pd.Timestamp("2026-10-31 12:00", tz="UTC")                    # Saturday: October's trading is over
+    fake, src = source(tmp_path, now=month_end)
+    mn1 = src.fetch("USDJPY", "MN1", "2026-08-01", month_end, complete_only=True)
+    assert mn1.index[-1] == pd.Timestamp("2026-09-30 21:00", tz="UTC") and mn1.attrs["forming_bar"] is None
+
+
+def test_bar_opening_after_now_is_rejected(tmp_path):
+    "A broker W1 bar for the coming week, seen on Sunday before the open (relabelled to 17:00 New York): dropped."
+    sun = pd.Timestamp("2026-11-08 15:00", tz="UTC")
+    def tamper(symbol, tf, rates):
+        if tf != "W1" or not len(rates): return rates
+        nxt = rates[-1:].copy(); nxt["time"] = rates["time"][-1] + 7 * 86400
+        return np.concatenate([rates, nxt])
+    fake, src = source(tmp_path, now=sun, tamper=tamper)
+    w1 = src.fetch("USDJPY", "W1", "2026-10-20", "2026-11-15")
+    assert list(src.last_report.rule) == ["opens after now"] and w1.index[-1] < sun and w1.attrs["forming_bar"] is None

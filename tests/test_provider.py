@@ -8,7 +8,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from axia.core import (InvalidRange, InvalidSymbol, InvalidTimeframe, SourceUnavailable, TierUnavailable, as_ohlcv,
-                       bar_grid, empty_ohlcv, is_synthetic, mark_synthetic)
+                       bar_grid, bar_open, empty_ohlcv, is_synthetic, trading_offset)
 from axia.ports import IOhlcvDataRepository, IOhlcvSource
 from axia.provider import DEFAULT_ROUTES, OhlcvDataProvider, UnknownUseCase, routes_with_sources, stitch
 from axia.tiers.memory import MemoryOhlcvDataRepository
@@ -35,6 +35,8 @@ class FakeTier(IOhlcvDataRepository):
     "A tier holding bars in a dict; can be told to fail on read or on write."
     def __init__(self, name, fail_read=None, fail_write=None):
         self.name, self.data, self.fail_read, self.fail_write = name, {}, fail_read, fail_write
+        if name == "redis":   # Redis keeps 24 trading hours and says so (`axia.ports.IRetention`)
+            self.retention_start = lambda now, tf: bar_open(trading_offset(now, -pd.Timedelta(hours=24)), tf)
         self.reads, self.writes = 0, []
 
     def read(self, symbol, timeframe, start=None, end=None):
@@ -92,7 +94,7 @@ def clock(): return FixedClock(WED)
 # ------------------------------------------------------------------ validation
 def test_invalid_requests_fail_before_any_io(clock):
     p = make(clock)
-    for bad, exc in [(dict(symbol="EUR/USD"), InvalidSymbol), (dict(timeframe="M2"), InvalidTimeframe),
+    for bad, exc in [(dict(symbol="EUR/USD"), InvalidSymbol), (dict(timeframe="M7"), InvalidTimeframe),
                      (dict(period_days=0), InvalidRange), (dict(period_days=-1), InvalidRange),
                      (dict(period_days=float("nan")), InvalidRange), (dict(period_days=True), InvalidRange),
                      (dict(period_days=10**6), InvalidRange), (dict(period_days="1"), InvalidRange),
@@ -179,7 +181,9 @@ def test_trading_never_uses_l1(clock):
 def test_custom_routes_and_dummy_only_when_configured(clock):
     dummy = FakeSource("dummy", clock, synthetic=True)
     p = make(clock, sources={"dummy": dummy}, routes=routes_with_sources(["dummy"]))
-    df, meta = p.get_data("USDJPY", "M1", 1, "trading")
+    with pytest.raises(SourceUnavailable, match="only when asked for by name"):   # nothing stored, not named
+        p.get_data("USDJPY", "M1", 1, "trading")
+    df, meta = p.get_data("USDJPY", "M1", 1, "trading", source="dummy")
     assert meta["source"] == "dummy" and meta["synthetic"] and is_synthetic(df)
     assert [s["step"] for s in meta["steps"]] == ["dummy"]
     live = make(clock)                                    # the default routes never name dummy
@@ -219,7 +223,7 @@ def test_live_answer_written_back_to_redis_and_l1(clock):
     assert meta["source"] == "mt5"
     assert [(w["tier"], w["outcome"]) for w in meta["writeback"]] == [("redis", "ok"), ("memory", "ok")]
     (sym, tf, written), = p.tiers["redis"].writes
-    assert (sym, tf) == ("USDJPY", "M1") and written.index[0] >= T(WED) - pd.Timedelta(hours=24)   # only the retention
+    assert (sym, tf) == ("USDJPY", "M1") and written.index[0] >= bar_open(T(WED) - pd.Timedelta(hours=24), "M1")   # only what Redis keeps
     assert written.index[-1] == df.index[-1]
     assert_frame_equal(p.tiers["memory"].read("USDJPY", "M1"), df)
 
@@ -242,7 +246,7 @@ def test_tier_answers_are_not_written_back_to_redis(clock):
 
 def test_synthetic_data_written_back_stays_synthetic(clock):
     p = make(clock, sources={"dummy": FakeSource("dummy", clock, synthetic=True)}, routes=routes_with_sources(["dummy"]))
-    df, meta = p.get_data("USDJPY", "M1", 1, "trading")
+    df, meta = p.get_data("USDJPY", "M1", 1, "trading", source="dummy")
     assert meta["synthetic"] and is_synthetic(df)
     assert is_synthetic(p.tiers["redis"].data[("USDJPY", "M1")])
     p.tiers["memory"].clear()

@@ -1,9 +1,8 @@
 "YFinanceOhlcvSource against the FakeYahoo stand-in (yfinance 1.x download shapes and failures); no network."
 from __future__ import annotations
-import logging
 from zoneinfo import ZoneInfo
 import numpy as np, pandas as pd, pytest
-from axia.core import LookbackExceeded, RateLimited, SourceUnavailable, SymbolNotFound, Timeframe, bar_grid, bar_open
+from axia.core import LookbackExceeded, RateLimited, SourceUnavailable, SymbolNotFound, bar_grid, bar_open
 from axia.sources.yfinance import YFinanceOhlcvSource, yahoo_ticker, yf_frame
 from axia.testing import fake_yf_download
 
@@ -140,3 +139,59 @@ def test_forming_bar_and_fetch_latest():
     assert src.fetch("USDJPY", "H1", "2026-11-04", "2026-11-05", complete_only=True).index[-1] == pd.Timestamp("2026-11-04 14:00", tz="UTC")
     src2 = YFinanceOhlcvSource.from_settings(None, download=fake_yf_download(), backoff=0)   # real clock
     assert len(src2.fetch_latest("EURUSD", "H1", 5)) in range(1, 6)
+
+
+def test_offline_is_source_unavailable_never_symbol_not_found():
+    yf, src = source(offline="refused")
+    with pytest.raises(SourceUnavailable, match=r"cannot reach Yahoo \(.*curl: \(7\)") as e:
+        src.fetch("USDJPY", "H1", "2026-11-03", "2026-11-04")
+    assert not isinstance(e.value, SymbolNotFound) and src.stats["network"] == 1
+    yf, src = source()
+    src.fetch("USDJPY", "H1", "2026-11-03", "2026-11-04")           # the zone is cached now …
+    yf.offline = True
+    with pytest.raises(SourceUnavailable, match="no price data found") as e:   # … and yfinance logs no reason
+        src.fetch("USDJPY", "H1", "2026-11-02", "2026-11-03")
+    assert not isinstance(e.value, SymbolNotFound) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("end", ["2023-06-07 21:01", "2023-06-07 22:59", "2023-01-11 22:30", "2023-01-11 23:59"])
+def test_native_daily_keeps_the_fx_day_that_opened_before_the_end(end):
+    yf, src = source()
+    end = pd.Timestamp(end, tz="UTC")
+    d1 = src.fetch("USDJPY", "D1", end - pd.Timedelta(days=3), end)
+    assert d1.index[-1] == bar_open(end, "D1") and d1.attrs["aligned"] is False      # opened 21:00/22:00 UTC that day
+    assert list(d1.index) == list(bar_grid(end - pd.Timedelta(days=3), end, "D1"))[-len(d1):]
+
+
+SATURDAY, SUNDAY = pd.Timestamp("2026-11-07 12:00", tz="UTC"), pd.Timestamp("2026-11-08 20:00", tz="UTC")
+
+
+@pytest.mark.parametrize("tf", ["M1", "M5", "M15", "M30", "H1", "H4", "D1", "W1"])
+def test_saturday_every_bar_of_the_week_is_complete(tf):
+    yf, src = source(now=SATURDAY)
+    start = SATURDAY - pd.Timedelta(days=10 if tf == "W1" else 4)
+    df = src.fetch("USDJPY", tf, start, SATURDAY)
+    assert len(df) and df.attrs["forming_bar"] is None
+    kept = src.fetch("USDJPY", tf, start, SATURDAY, complete_only=True)
+    assert kept.index[-1] == df.index[-1] == bar_open(pd.Timestamp("2026-11-06 21:59", tz="UTC"), tf)   # Friday's last bar
+
+
+def test_mn1_forming_until_the_months_trading_ends():
+    for now, forming in [(SATURDAY, True), (pd.Timestamp("2026-10-31 12:00", tz="UTC"), False)]:
+        yf, src = source(now=now)
+        mn1 = src.fetch("USDJPY", "MN1", now - pd.Timedelta(days=40), now)
+        assert (mn1.attrs["forming_bar"] == mn1.index[-1]) is forming and (mn1.attrs["forming_bar"] is None) is not forming
+
+
+@pytest.mark.parametrize("tf", ["M1", "M5", "H1", "H4", "D1", "W1", "MN1"])
+def test_sunday_before_the_open_is_empty_not_an_error(tf):
+    yf, src = source(now=SUNDAY)                     # 15:00 New York, the market opens at 17:00
+    assert src.fetch("USDJPY", tf, SUNDAY - pd.Timedelta(hours=6), SUNDAY + pd.Timedelta(hours=8)).empty or tf in ("W1", "MN1")
+    latest = src.fetch("USDJPY", tf, SUNDAY - pd.Timedelta(days=40 if tf in ("W1", "MN1") else 3), SUNDAY + pd.Timedelta(hours=8))
+    assert len(latest) and latest.index[-1] <= SUNDAY and (latest.attrs["forming_bar"] is None or tf == "MN1")
+
+
+def test_no_bar_opens_after_now():
+    yf, src = source()
+    h1 = src.fetch("USDJPY", "H1", NOW - pd.Timedelta("5h"), NOW + pd.Timedelta("5h"))
+    assert h1.index[-1] == NOW.floor("1h") and src.fetch("USDJPY", "H1", NOW + pd.Timedelta("1h"), NOW + pd.Timedelta("5h")).empty

@@ -9,26 +9,14 @@ from __future__ import annotations
 import logging
 import numpy as np
 import pandas as pd
-from ..core import Timeframe, bar_open, drop_invalid_bars, from_fx_clock, is_market_open, to_fx_clock
+from ..core import Timeframe, as_utc, bar_open, drop_invalid_bars, forming_bar, is_market_open
+from ..core import bar_close, bar_end  # noqa: F401  (they live in axia.core; yfinance still imports bar_close from here)
 
 # %% auto #0
-__all__ = ['bar_close', 'forming_bar', 'check_bars', 'drop_forming']
+__all__ = ['check_bars', 'drop_forming']
 
 # %% ../../nbs/19_sources.common.ipynb #e2dc130f
 _log = logging.getLogger(__name__)
-
-def bar_close(t, timeframe):
-    "When bar(s) opening at UTC `t` close (H4 and above on the FX clock, so across DST changes too)."
-    tf = Timeframe.parse(timeframe)
-    if tf.minutes <= 60: return t + tf.duration
-    fx = to_fx_clock(t)
-    return from_fx_clock(fx + pd.DateOffset(months=1) if tf is Timeframe.MN1 else fx + tf.duration)
-
-def forming_bar(df: pd.DataFrame, timeframe, now: pd.Timestamp) -> pd.Timestamp | None:
-    "Open time of the last bar of `df` if it has not closed at `now` (so it is still forming), else None."
-    if df.empty: return None
-    last = df.index[-1:]
-    return last[0] if bar_close(last, timeframe)[0] > now else None
 
 # %% ../../nbs/19_sources.common.ipynb #3f13d86e
 def check_bars(df: pd.DataFrame,           # bars in the axia schema (UTC index), straight from a source
@@ -37,17 +25,20 @@ def check_bars(df: pd.DataFrame,           # bars in the axia schema (UTC index)
                now: pd.Timestamp,          # the source's now, to find the forming bar
                source: str = "source",     # name for the log line
               ) -> tuple[pd.DataFrame, pd.DataFrame]:  # (clean bars, report of dropped rows: time, rule)
-    "The boundary gate of live sources: range, schema, grid and market hours; marks the forming bar."
-    tf = Timeframe.parse(timeframe)
-    if start is not None: df = df[df.index >= pd.Timestamp(start)]
-    if end is not None: df = df[df.index < pd.Timestamp(end)]
+    "The boundary gate of live sources: range, schema, grid, market hours, nothing after now; marks the forming bar."
+    tf, now = Timeframe.parse(timeframe), as_utc(now)
+    if start is not None: df = df[df.index >= as_utc(start)]
+    if end is not None: df = df[df.index < as_utc(end)]
     clean, report = drop_invalid_bars(df)
     idx = clean.index
     rules = {"not on the axia bar grid": np.asarray(idx != bar_open(idx, tf)),
-             "market closed": ~np.asarray(is_market_open(idx)) if tf.is_intraday else np.zeros(len(idx), bool)}
+             "market closed": ~np.asarray(is_market_open(idx)) if tf.is_intraday else np.zeros(len(idx), bool),
+             "opens after now": np.asarray(idx > now)}
+    seen = np.zeros(len(idx), bool)
+    for rule, bad in rules.items(): rules[rule] = bad & ~seen; seen |= bad    # one rule per dropped bar: the first it breaks
     off = [pd.DataFrame({"time": idx[bad], "rule": rule}) for rule, bad in rules.items() if bad.any()]
     if off:
-        bad = np.logical_or.reduce(list(rules.values()))
+        bad = seen
         report = pd.concat([report, *off], ignore_index=True)
         attrs, clean = dict(clean.attrs), clean[~bad]
         clean.attrs = attrs

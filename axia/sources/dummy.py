@@ -7,11 +7,10 @@ Docs: https://axia-dev.github.io/axia/sources.dummy.html.md"""
 # %% ../../nbs/22_sources.dummy.ipynb #0f92583f
 from __future__ import annotations
 import zlib
-from typing import Callable
 import numpy as np
 import pandas as pd
-from ..core import (OHLCV_DTYPES, Timeframe, as_utc, bar_grid, bar_open, empty_ohlcv, mark_synthetic,
-                       next_bar_open, resample_ohlcv, to_fx_clock, utc_now, validate_symbol)
+from ..core import (OHLCV_DTYPES, Clock, Timeframe, as_utc, bar_close, bar_grid, bar_open, empty_ohlcv, forming_bar,
+                       mark_synthetic, resample_ohlcv, to_fx_clock, utc_now, validate_symbol)
 from ..ports import IOhlcvSource
 
 # %% auto #0
@@ -82,19 +81,19 @@ class DummyOhlcvSource(IOhlcvSource):
 
     def __init__(self,
                  seed: int = 0,                                  # another seed, another market
-                 clock: Callable[[], pd.Timestamp] = utc_now,    # bars never lie in the future of `clock()`
+                 clock: Clock = utc_now,                         # bars never lie in the future of `clock()`
                 ):
         self.seed, self.clock = seed, clock
 
     def fetch(self, symbol, timeframe, start, end) -> pd.DataFrame:
-        "Bars with `start <= time < end`; the last one is forming if its bar has not closed by now."
+        "Bars with `start <= time < end` that have opened by now; the last one is forming while its trading goes on."
         symbol, tf = validate_symbol(symbol), Timeframe.parse(timeframe)
         now = self.clock().floor("1min")
-        start, end = as_utc(start), min(as_utc(end), now + tf.duration)
+        start, end = as_utc(start), min(as_utc(end), now + pd.Timedelta(1, "ns"))   # no bar opens after now
         if start >= end: return mark_synthetic(empty_ohlcv())
-        first, last_end = bar_open(start, tf), next_bar_open(end - pd.Timedelta(1), tf)
-        m1 = _m1_bars(symbol, self.seed, first, min(last_end, now))
+        first, last_close = bar_open(start, tf), bar_close(bar_open(end - pd.Timedelta(1), tf), tf)
+        m1 = _m1_bars(symbol, self.seed, first, min(last_close, now))
         bars = m1 if tf is Timeframe.M1 else resample_ohlcv(m1, tf)
         bars = bars[(bars.index >= start) & (bars.index < end)]
-        if len(bars) and next_bar_open(bars.index[-1], tf) > now: bars.attrs["forming_bar"] = bars.index[-1]
+        bars.attrs["forming_bar"] = forming_bar(bars, tf, now)   # after Friday's close, none: the week's bars are complete
         return mark_synthetic(bars)

@@ -6,37 +6,75 @@ Docs: https://axia-dev.github.io/axia/sources.mt5.html.md"""
 
 # %% ../../nbs/20_sources.mt5.ipynb #5a9450fc
 from __future__ import annotations
-import atexit, logging, threading, time
+import atexit, logging, time
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, ClassVar
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from filelock import FileLock, Timeout
-from ..core import (as_utc, AxiaError, InvalidRange, SourceUnavailable, SymbolNotFound, ServerClock, Timeframe,
-                       as_ohlcv, bar_open, drop_invalid_bars, empty_ohlcv, from_fx_clock, is_market_open, to_fx_clock,
-                       utc_now, validate_symbol, OHLCV_DTYPES)
+from ..core import (as_utc, AxiaError, ConfigError, InvalidRange, SourceUnavailable, SymbolNotFound, ServerClock, Timeframe,
+                       as_ohlcv, bar_open, drop_invalid_bars, empty_ohlcv, from_fx_clock, resample_ohlcv, to_fx_clock,
+                       utc_now, validate_symbol)
 from ..ports import IOhlcvSource
-from .common import check_bars, drop_forming
+from .common import bar_close, check_bars, drop_forming
+from .clock import ClockGuess, detect_server_clock
 
 _log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['IPC_ERRORS', 'rates_to_frame', 'mt5_error', 'Mt5OhlcvSource']
+__all__ = ['IPC_ERRORS', 'rates_to_frame', 'server_date', 'aligned_from', 'mt5_error', 'Mt5OhlcvSource']
 
 # %% ../../nbs/20_sources.mt5.ipynb #ec0da150
 _RATE_FIELDS = ["open", "high", "low", "close", "tick_volume", "spread", "real_volume"]
 _W1_SHIFT = pd.Timedelta(days=1)
+
+def _raw_frame(rates: np.ndarray, clock: ServerClock) -> pd.DataFrame:
+    "An MT5 rates array as a frame indexed by the UTC instants of its server times (labels as the broker gives them)."
+    if rates is None or len(rates) == 0: return empty_ohlcv()
+    utc = clock.to_utc(np.asarray(rates["time"], dtype="int64"))
+    return as_ohlcv(pd.DataFrame({c: np.asarray(rates[c]) for c in _RATE_FIELDS}, index=pd.DatetimeIndex(utc, name="time")))
 
 def rates_to_frame(rates: np.ndarray,    # copy_rates_* answer: structured array, `time` in server epoch seconds
                    timeframe,            # its timeframe
                    clock: ServerClock,   # the broker's server clock
                   ) -> pd.DataFrame:     # bars in the axia schema (not yet checked)
     "An MT5 rates array as an axia frame in UTC (W1 relabelled to axia's week open)."
+    df = _raw_frame(rates, clock)
+    if Timeframe.parse(timeframe) is Timeframe.W1 and len(df):
+        df.index = pd.DatetimeIndex(from_fx_clock(to_fx_clock(df.index) + _W1_SHIFT), name="time")
+    return df
+
+# %% ../../nbs/20_sources.mt5.ipynb #c671deb7
+def server_date(wall: pd.Timestamp) -> datetime:
+    "The request date for server wall time `wall`: a UTC-tagged datetime, read correctly in any client time zone."
+    return pd.Timestamp(wall).to_pydatetime().replace(tzinfo=timezone.utc)
+
+# %% ../../nbs/20_sources.mt5.ipynb #f072e76a
+def _is_fx_clock(clock: ServerClock) -> bool:
+    return getattr(clock.zone, "key", None) == "America/New_York" and clock.shift == pd.Timedelta(hours=7)
+
+def aligned_from(clock: ServerClock,   # the broker's server clock
+                 timeframe,            # the timeframe asked for
+                 start, end,           # the UTC range
+                ) -> Timeframe | None: # None: the broker's own bars are axia's; else the timeframe to build them from
+    "Where axia's `timeframe` bars come from for a broker on `clock` over [start, end)."
     tf = Timeframe.parse(timeframe)
-    if rates is None or len(rates) == 0: return empty_ohlcv()
-    utc = clock.to_utc(np.asarray(rates["time"], dtype="int64"))
-    if tf is Timeframe.W1: utc = from_fx_clock(to_fx_clock(utc) + _W1_SHIFT)
-    return as_ohlcv(pd.DataFrame({c: np.asarray(rates[c]) for c in _RATE_FIELDS}, index=pd.DatetimeIndex(utc, name="time")))
+    if _is_fx_clock(clock): return None
+    start, end = as_utc(start), as_utc(end)
+    span = max(end - start, pd.Timedelta(0))
+    hours = pd.date_range(start.floor("h") - pd.Timedelta(days=1), end.ceil("h") + pd.Timedelta(days=1),
+                          freq="h" if span < pd.Timedelta(days=800) else "6h", tz="UTC")
+    wall = clock.from_utc(hours)
+    to_utc = wall - hours.tz_localize(None)                       # the server's UTC offset, hour by hour
+    base = Timeframe.H1 if (to_utc % pd.Timedelta("1h") == pd.Timedelta(0)).all() else Timeframe.M1
+    if tf.minutes <= 60: ok = (to_utc % tf.duration == pd.Timedelta(0)).all()
+    else:
+        to_fx = wall - to_fx_clock(hours)
+        ok = (to_fx % pd.Timedelta("4h") == pd.Timedelta(0)).all() if tf is Timeframe.H4 else (to_fx == pd.Timedelta(0)).all()
+    return None if ok else base
 
 # %% ../../nbs/20_sources.mt5.ipynb #7fac046b
 IPC_ERRORS = {-10000, -10001, -10002, -10003, -10004, -10005}
@@ -67,7 +105,7 @@ class Mt5OhlcvSource(IOhlcvSource):
                  login: int | None = None,      # trading account
                  password=None,                 # its password (str or SecretStr)
                  server: str | None = None,     # broker server name, e.g. "Broker-Demo"
-                 server_tz: str = "America/New_York+7",  # broker server clock, see `ServerClock`
+                 server_tz: str = "America/New_York+7",  # broker server clock, see `ServerClock` and `detect_clock`
                  symbol_suffix: str = "",       # appended to axia symbols, e.g. ".pro"
                  symbol_map: dict | None = None,  # explicit axia → broker names; wins over the suffix
                  mt5linux_host: str | None = None,  # use an mt5linux bridge at this host (Linux)
@@ -75,21 +113,30 @@ class Mt5OhlcvSource(IOhlcvSource):
                  lock_path=".axia/locks/mt5.lock",  # file lock shared by every process using this terminal
                  lock_timeout: float = 120.0,   # seconds to wait for the terminal before giving up
                  timeout_ms: int = 60_000,      # initialize() timeout
+                 call_timeout: float | None = None,  # seconds one bridge call may take; None: min(60, lock_timeout / 2)
                  clock: Callable[[], pd.Timestamp] = utc_now,  # now, for the forming bar
                 ):
         from pydantic import SecretStr
-        self._mt5, self.path, self.login, self.server = mt5, path, login, server
+        self._mt5, self._own_module, self.path, self.login, self.server = mt5, mt5 is None, path, login, server
         self._password = password if isinstance(password, SecretStr) or password is None else SecretStr(password)
         self.clock_tz, self.suffix, self.symbol_map = ServerClock(server_tz), symbol_suffix or "", dict(symbol_map or {})
         self.mt5linux_host, self.mt5linux_port, self.timeout_ms, self.now = mt5linux_host, mt5linux_port, timeout_ms, clock
         self.lock_path, self.lock_timeout = Path(lock_path), lock_timeout
+        self.call_timeout = min(60.0, lock_timeout / 2) if call_timeout is None else float(call_timeout)
+        if not 0 < self.call_timeout < lock_timeout:
+            raise ConfigError(f"call_timeout={self.call_timeout}s — must be positive and shorter than lock_timeout={lock_timeout}s")
         self._lock, self._connected, self._selected, self._maxbars, self._atexit = None, False, set(), None, False
+        self._clock_checked = False
         self.last_report = pd.DataFrame(columns=["time", "rule"])
-        self.stats = dict(calls=0, chunks=0, reconnects=0, lock_acquired=0, lock_contended=0, lock_wait_s=0.0, dropped=0)
+        self.stats = dict(calls=0, chunks=0, reconnects=0, bridge_reconnects=0, lock_acquired=0, lock_contended=0,
+                          lock_wait_s=0.0, dropped=0)
 
     def __repr__(self):
         where = f"mt5linux {self.mt5linux_host}:{self.mt5linux_port}" if self.mt5linux_host else (self.path or "local terminal")
         return f"Mt5OhlcvSource(login={self.login}, server={self.server!r}, {where}, server_tz={self.clock_tz.spec!r})"
+
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
 
     def fetch(self, symbol: str, timeframe, start, end, complete_only: bool = False) -> pd.DataFrame:
         "Bars with `start <= time < end` in UTC (see *Fetching* below); `complete_only` drops the forming bar."
@@ -105,16 +152,14 @@ class Mt5OhlcvSource(IOhlcvSource):
         return cls(**{**kw, **kwargs})
 
 # %% ../../nbs/20_sources.mt5.ipynb #771b4415
-def _broker_symbol(self: Mt5OhlcvSource, symbol: str) -> str:
+@patch
+def broker_symbol(self: Mt5OhlcvSource, symbol: str) -> str:
     "The broker's name for axia `symbol`."
     validate_symbol(symbol)
     return validate_symbol(self.symbol_map.get(symbol, symbol + self.suffix))
 
-Mt5OhlcvSource.broker_symbol = _broker_symbol
-
 # %% ../../nbs/20_sources.mt5.ipynb #e64bfcaa
-from contextlib import contextmanager
-
+@patch
 @contextmanager
 def _terminal(self: Mt5OhlcvSource):
     "Hold the cross-process terminal lock (re-entrant within this source)."
@@ -133,16 +178,17 @@ def _terminal(self: Mt5OhlcvSource):
     try: yield
     finally: self._lock.release()
 
+@patch
 def _module(self: Mt5OhlcvSource):
-    "The MetaTrader5 API object: injected, an mt5linux bridge, or the Windows package."
+    "The MetaTrader5 API object: injected, an mt5linux bridge (a fresh connection each time it is rebuilt), or the Windows package."
     if self._mt5 is not None: return self._mt5
     if self.mt5linux_host:
-        try:
-            from mt5linux import MetaTrader5
-            self._mt5 = MetaTrader5(host=self.mt5linux_host, port=self.mt5linux_port)
+        try: from mt5linux import MetaTrader5
         except ImportError as e: raise SourceUnavailable("mt5linux is not installed: pip install 'axia[mt5linux]'") from e
-        except OSError as e:
-            raise SourceUnavailable(f"mt5linux bridge at {self.mt5linux_host}:{self.mt5linux_port} not reachable: {e}") from e
+        try: self._mt5 = MetaTrader5(host=self.mt5linux_host, port=self.mt5linux_port, timeout=self.call_timeout)
+        except (OSError, EOFError) as e:
+            raise SourceUnavailable(f"mt5linux bridge at {self.mt5linux_host}:{self.mt5linux_port} not reachable "
+                                    f"({type(e).__name__}); start the bridge (python -m mt5linux) and the terminal") from None
     else:
         try: import MetaTrader5 as mt5
         except ImportError as e:
@@ -151,60 +197,90 @@ def _module(self: Mt5OhlcvSource):
         self._mt5 = mt5
     return self._mt5
 
-Mt5OhlcvSource._terminal, Mt5OhlcvSource._module = _terminal, _module
-
 # %% ../../nbs/20_sources.mt5.ipynb #dcd75944
-def _connect(self: Mt5OhlcvSource) -> "Mt5OhlcvSource":
+@patch
+def connect(self: Mt5OhlcvSource) -> Mt5OhlcvSource:
     "Initialize the terminal connection (and log in, when a login is configured)."
     mt5 = self._module()
     kw = dict(login=self.login, password=self._password.get_secret_value() if self._password else None,
               server=self.server, timeout=self.timeout_ms)
     kw = {k: v for k, v in kw.items() if v is not None}
-    ok = mt5.initialize(self.path, **kw) if self.path else mt5.initialize(**kw)
+    ok = self._link("initialize", lambda: mt5.initialize(self.path, **kw) if self.path else mt5.initialize(**kw))
     if not ok: raise mt5_error(mt5.last_error(), "initialize")
-    info = mt5.terminal_info()
+    info = self._link("terminal_info", mt5.terminal_info)
     self._maxbars = int(getattr(info, "maxbars", 0) or 100_000)
     self._connected, self._selected = True, set()
     if not self._atexit: atexit.register(self.close); self._atexit = True
     _log.info("MT5 connected: login=%s server=%s maxbars=%d", self.login, self.server, self._maxbars)
     return self
 
-def _close(self: Mt5OhlcvSource):
+@patch
+def close(self: Mt5OhlcvSource):
     "Shut the terminal connection down (safe to call twice)."
     if self._connected and self._mt5 is not None:
         try: self._mt5.shutdown()
-        except Exception as e: _log.warning("MT5 shutdown failed: %s", e)
+        except Exception as e: _log.warning("MT5 shutdown failed: %s", type(e).__name__)
     self._connected = False
+    self._drop_link()
     if self._atexit: atexit.unregister(self.close); self._atexit = False
 
-Mt5OhlcvSource.connect, Mt5OhlcvSource.close = _connect, _close
-Mt5OhlcvSource.__enter__ = lambda self: self
-Mt5OhlcvSource.__exit__ = lambda self, *exc: self.close()
+# %% ../../nbs/20_sources.mt5.ipynb #b4d580d8
+class _LinkLost(SourceUnavailable): "The bridge connection broke during a call."
+
+@patch
+def _drop_link(self: Mt5OhlcvSource):
+    "Forget the bridge connection this source opened (closing its socket); the next call opens a fresh one."
+    if not self._own_module or self._mt5 is None or not self.mt5linux_host: return
+    conn = getattr(self._mt5, "_MetaTrader5__conn", None)       # mt5linux keeps its rpyc connection there
+    try:
+        if conn is not None: conn.close()
+    except Exception: pass                                        # already dead
+    self._mt5, self._connected, self._selected = None, False, set()
+
+@patch
+def _link(self: Mt5OhlcvSource, fn: str, thunk):
+    "Run `thunk()` (the call `fn` on the module), mapping bridge failures to axia errors."
+    where = f"mt5linux bridge {self.mt5linux_host}:{self.mt5linux_port}" if self.mt5linux_host else "MT5 terminal"
+    try: return thunk()
+    except TimeoutError:
+        self._drop_link()
+        raise SourceUnavailable(f"MT5 {fn}: no answer from the {where} within {self.call_timeout:g}s; "
+                                "the terminal hangs — restart it") from None
+    except (EOFError, OSError) as e:
+        self._drop_link()
+        raise _LinkLost(f"MT5 {fn}: lost the {where} ({type(e).__name__}); check that the bridge and terminal run") from None
 
 # %% ../../nbs/20_sources.mt5.ipynb #204bc28e
+@patch
 def _call(self: Mt5OhlcvSource, fn: str, *args,
           symbol: str | None = None,   # broker symbol concerned, for the error message
           missing: tuple = (),         # codes meaning "no such symbol" for this call
          ):
-    "Call `mt5.<fn>(*args)`; reconnect once on a dropped terminal; raise the axia error on failure."
-    if not self._connected: self.connect()
+    "Call `mt5.<fn>(*args)`; reconnect once on a dropped terminal or bridge; raise the axia error on failure."
     for attempt in (0, 1):
-        self.stats["calls"] += 1
-        res = getattr(self._mt5, fn)(*args)
-        if res is not None and res is not False: return res
-        err = tuple(self._mt5.last_error())
+        try:
+            if not self._connected: self.connect()
+            self.stats["calls"] += 1
+            res = self._link(fn, lambda: getattr(self._mt5, fn)(*args))
+            if res is not None and res is not False: return res
+            err = tuple(self._link("last_error", self._mt5.last_error))
+        except _LinkLost as e:
+            if attempt == 1: raise SourceUnavailable(str(e)) from None
+            _log.warning("%s; reconnecting once on a fresh connection", e)
+            self.stats["bridge_reconnects"] += 1
+            continue
         if err and err[0] == 1: return res                 # success, nothing to return
         if err and err[0] in IPC_ERRORS and attempt == 0:
             _log.warning("MT5 %s: %s; reconnecting once", fn, err)
             self.stats["reconnects"] += 1
             self._connected = False
-            self.connect()
             continue
         if err and err[0] in missing:
             raise SymbolNotFound(f"MT5 {fn}({symbol!r}) failed: {err} — the broker does not offer {symbol!r}; "
                                  "check mt5_symbol_suffix or the symbol map")
         raise mt5_error(err, fn, symbol)
 
+@patch
 def _select(self: Mt5OhlcvSource, broker: str):
     "Make sure the terminal knows and shows `broker` (copy_rates needs a selected symbol)."
     if broker in self._selected: return
@@ -212,70 +288,132 @@ def _select(self: Mt5OhlcvSource, broker: str):
     if not info.visible: self._call("symbol_select", broker, True, symbol=broker, missing=(-1, -4))
     self._selected.add(broker)
 
-Mt5OhlcvSource._call, Mt5OhlcvSource._select = _call, _select
-
 # %% ../../nbs/20_sources.mt5.ipynb #86b7cc28
-def _chunks(self: Mt5OhlcvSource, tf: Timeframe, start: pd.Timestamp, end: pd.Timestamp) -> list[tuple]:
-    "Naive server-time (date_from, date_to) pairs covering [start, end], each within the bar limit."
-    shift = _W1_SHIFT if tf is Timeframe.W1 else pd.Timedelta(0)
+@patch
+def _chunks(self: Mt5OhlcvSource, tf: Timeframe, start: pd.Timestamp, end: pd.Timestamp, shift=pd.Timedelta(0)) -> list[tuple]:
+    "Server-time (date_from, date_to) request dates covering [start, end], each within the bar limit."
     lo, hi = self.clock_tz.from_utc(start) - shift, self.clock_tz.from_utc(end) - shift
     bar = tf.duration if tf is not Timeframe.MN1 else pd.Timedelta(days=28)   # shortest month
     span = min(max(1, int(self._maxbars * 0.9)) * bar, pd.Timedelta(days=365 * 50))
     out, a = [], lo
     while a <= hi:
         b = min(a + span, hi)
-        out.append((a.to_pydatetime(), (b if b == hi else b - pd.Timedelta("1s")).to_pydatetime()))
+        out.append((server_date(a), server_date(b if b == hi else b - pd.Timedelta("1s"))))
         if b == hi: break
         a = b
     return out
 
-def _finish(self: Mt5OhlcvSource, df, tf, start, end, symbol, broker, complete_only) -> pd.DataFrame:
-    "Check at the boundary, record the report, tag the frame."
-    clean, report = check_bars(df, tf, start, end, self.now(), source=f"mt5 {broker}")
-    self.last_report, self.stats["dropped"] = report, self.stats["dropped"] + len(report)
-    if complete_only: clean = drop_forming(clean)
-    clean.attrs.update(source=self.name, symbol=symbol, broker_symbol=broker, timeframe=tf.value, synthetic=False)
-    return clean
-
-Mt5OhlcvSource._chunks, Mt5OhlcvSource._finish = _chunks, _finish
+@patch
+def _rates(self: Mt5OhlcvSource, broker: str, tf: Timeframe, start: pd.Timestamp, end: pd.Timestamp, shift=pd.Timedelta(0)) -> list:
+    "Raw rates arrays of `broker` `tf` bars over UTC [start, end] (inside the terminal lock, connected, selected)."
+    const, out = getattr(self._mt5, tf.mt5_name), []
+    for a, b in self._chunks(tf, start, end, shift):
+        self.stats["chunks"] += 1
+        out.append(self._call("copy_rates_range", broker, const, a, b, symbol=broker))
+    return out
 
 # %% ../../nbs/20_sources.mt5.ipynb #dd92b487
-def _fetch_range(self: Mt5OhlcvSource,
-          symbol: str,                 # axia symbol, e.g. "EURUSD" (mapped to the broker's name)
-          timeframe,                   # M1 … MN1
-          start, end,                  # UTC range [start, end); naive values are taken as UTC
-          complete_only: bool = False, # drop the forming bar (what collectors store)
-         ) -> pd.DataFrame:            # checked bars; attrs: source, forming_bar, dropped, …
-    "Bars with `start <= time < end`, from `copy_rates_range`, in UTC."
+@patch
+def _finish(self: Mt5OhlcvSource, df, tf, start, end, symbol, broker, complete_only, base=None, report=None) -> pd.DataFrame:
+    "Check at the boundary, record the report, tag the frame."
+    clean, rep = check_bars(df, tf, start, end, self.now(), source=f"mt5 {broker}")
+    rep = rep if report is None or not len(report) else pd.concat([report, rep], ignore_index=True)
+    self.last_report, self.stats["dropped"] = rep, self.stats["dropped"] + len(rep)
+    if complete_only: clean = drop_forming(clean)
+    clean.attrs.update(source=self.name, symbol=symbol, broker_symbol=broker, timeframe=tf.value, synthetic=False,
+                       server_clock=self.clock_tz.spec, aligned_from=base.value if base else None, dropped=len(rep))
+    return clean
+
+@patch
+def fetch_range(self: Mt5OhlcvSource,
+                symbol: str,                 # axia symbol, e.g. "EURUSD" (mapped to the broker's name)
+                timeframe,                   # M1 … MN1
+                start, end,                  # UTC range [start, end); naive values are taken as UTC
+                complete_only: bool = False, # drop the forming bar (what collectors store)
+               ) -> pd.DataFrame:            # checked bars; attrs: source, forming_bar, dropped, aligned_from, …
+    "Bars with `start <= time < end`, from `copy_rates_range`, in UTC, on axia's grid whatever the broker's clock."
     tf, start, end = Timeframe.parse(timeframe), as_utc(start), as_utc(end)
-    broker = self.broker_symbol(symbol)
-    frames = []
+    broker, base, report = self.broker_symbol(symbol), aligned_from(self.clock_tz, tf, start, end), None
+    df = empty_ohlcv()
     if end > start:
         with self._terminal():
-            if not self._connected: self.connect()
+            self._select(broker)
+            if base is None:
+                shift = _W1_SHIFT if tf is Timeframe.W1 else pd.Timedelta(0)
+                raw = self._rates(broker, tf, start, end, shift)
+                self._check_clock(raw, tf)
+                frames = [rates_to_frame(r, tf, self.clock_tz) for r in raw]
+                df = pd.concat(frames) if frames else df
+            else:
+                lo, hi = bar_open(start, tf), bar_close(bar_open(end - pd.Timedelta("1ns"), tf), tf)
+                raw = self._rates(broker, base, lo, hi - pd.Timedelta("1s"))
+                self._check_clock(raw, base)
+                parts = pd.concat([_raw_frame(r, self.clock_tz) for r in raw] or [empty_ohlcv()])
+                parts, report = check_bars(parts, base, lo, hi, self.now(), source=f"mt5 {broker} {base}")
+                df = resample_ohlcv(parts, tf)
+    return self._finish(df, tf, start, end, symbol, broker, complete_only, base, report)
+
+# %% ../../nbs/20_sources.mt5.ipynb #226ff812
+@patch
+def fetch_latest(self: Mt5OhlcvSource, symbol: str, timeframe, count: int, complete_only: bool = False) -> pd.DataFrame:
+    "The newest `count` bars (position 0 of `copy_rates_from_pos` is the forming bar unless `complete_only`)."
+    tf, broker, now = Timeframe.parse(timeframe), self.broker_symbol(symbol), as_utc(self.now())
+    span = count * (tf.duration if tf is not Timeframe.MN1 else pd.Timedelta(days=31)) * 1.5 + pd.Timedelta(days=7)
+    if aligned_from(self.clock_tz, tf, now - span, now) is not None:     # built bars: a range wide enough
+        while True:
+            out = self.fetch_range(symbol, tf, now - span, now + tf.duration, complete_only)
+            if len(out) >= count or span > pd.Timedelta(days=365 * 40): break
+            span *= 2
+    else:
+        want, frames = count + (1 if complete_only else 0), []
+        with self._terminal():
             self._select(broker)
             const = getattr(self._mt5, tf.mt5_name)
-            for a, b in self._chunks(tf, start, end):
+            for pos in range(0, want, self._maxbars):
                 self.stats["chunks"] += 1
-                frames.append(rates_to_frame(self._call("copy_rates_range", broker, const, a, b, symbol=broker), tf, self.clock_tz))
-    df = pd.concat(frames) if frames else empty_ohlcv()
-    return self._finish(df, tf, start, end, symbol, broker, complete_only)
-
-def _fetch_latest(self: Mt5OhlcvSource, symbol: str, timeframe, count: int, complete_only: bool = False) -> pd.DataFrame:
-    "The newest `count` bars from `copy_rates_from_pos` (position 0 is the forming bar unless `complete_only`)."
-    tf, broker = Timeframe.parse(timeframe), self.broker_symbol(symbol)
-    want, frames = count + (1 if complete_only else 0), []
-    with self._terminal():
-        if not self._connected: self.connect()
-        self._select(broker)
-        const = getattr(self._mt5, tf.mt5_name)
-        for pos in range(0, want, self._maxbars):
-            self.stats["chunks"] += 1
-            rates = self._call("copy_rates_from_pos", broker, const, pos, min(self._maxbars, want - pos), symbol=broker)
-            frames.insert(0, rates_to_frame(rates, tf, self.clock_tz))
-    df = pd.concat(frames) if frames else empty_ohlcv()
-    out = self._finish(df, tf, None, None, symbol, broker, complete_only)
+                rates = self._call("copy_rates_from_pos", broker, const, pos, min(self._maxbars, want - pos), symbol=broker)
+                frames.insert(0, rates_to_frame(rates, tf, self.clock_tz))
+        df = pd.concat(frames) if frames else empty_ohlcv()
+        out = self._finish(df, tf, None, None, symbol, broker, complete_only)
     res = out.tail(count); res.attrs = dict(out.attrs)
     return res
 
-Mt5OhlcvSource.fetch_range, Mt5OhlcvSource.fetch_latest = _fetch_range, _fetch_latest
+# %% ../../nbs/20_sources.mt5.ipynb #1ce8bb94
+@patch
+def fetch_broker_bars(self: Mt5OhlcvSource, symbol: str, timeframe, start, end) -> pd.DataFrame:
+    "The broker's own `timeframe` bars opening in UTC [start, end), on its clock's grid (flagged; not axia-aligned)."
+    tf, start, end = Timeframe.parse(timeframe), as_utc(start), as_utc(end)
+    broker = self.broker_symbol(symbol)
+    with self._terminal():
+        self._select(broker)
+        raw = self._rates(broker, tf, start, end)
+    df = pd.concat([_raw_frame(r, self.clock_tz) for r in raw] or [empty_ohlcv()])
+    df, report = drop_invalid_bars(df[(df.index >= start) & (df.index < end)])
+    wall = self.clock_tz.from_utc(df.index) if len(df) else pd.DatetimeIndex([])
+    stubs = df.index[np.asarray(wall.day_of_week == 6)] if tf is Timeframe.D1 and len(df) else df.index[:0]
+    df.attrs.update(source=self.name, symbol=symbol, broker_symbol=broker, timeframe=tf.value, synthetic=False,
+                    broker_bars=True, server_clock=self.clock_tz.spec, sunday_stubs=list(stubs), dropped=len(report))
+    return df
+
+# %% ../../nbs/20_sources.mt5.ipynb #90bd92d6
+@patch
+def detect_clock(self: Mt5OhlcvSource, symbol: str = "EURUSD", weeks: int = 3) -> ClockGuess:
+    "Infer the broker's server clock from the last `weeks` of `symbol`'s H1 bars (the setting is one of the candidates)."
+    broker = self.broker_symbol(symbol)
+    with self._terminal():
+        self._select(broker)
+        rates = self._call("copy_rates_from_pos", broker, getattr(self._mt5, "TIMEFRAME_H1"), 0, 120 * weeks, symbol=broker)
+    return detect_server_clock(rates, also=[self.clock_tz.spec])
+
+@patch
+def _check_clock(self: Mt5OhlcvSource, raw: list, tf: Timeframe):
+    "Once per source: warn when intraday bars spanning a weekend disagree with the configured server clock."
+    if self._clock_checked or tf.minutes > 60: return
+    times = np.concatenate([np.asarray(r["time"], "int64") for r in raw if r is not None and len(r)] or [np.zeros(0, "int64")])
+    if len(times) < 2 or times[-1] - times[0] < 8 * 86400: return
+    self._clock_checked = True
+    guess = detect_server_clock(pd.DatetimeIndex(pd.to_datetime(times, unit="s")), also=[self.clock_tz.spec])
+    if guess.known and guess.confidence >= 0.5 and not guess.agrees_with(self.clock_tz.spec):
+        _log.warning("MT5 server clock setting %r disagrees with the bars: they fit %r (UTC%+gh now, confidence %.2f); "
+                     "set mt5_server_tz (axia detect-clock SYMBOL)", self.clock_tz.spec, guess.spec,
+                     guess.utc_offset / pd.Timedelta("1h"), guess.confidence)

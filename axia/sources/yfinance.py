@@ -6,13 +6,17 @@ Docs: https://axia-dev.github.io/axia/sources.yfinance.html.md"""
 
 # %% ../../nbs/21_sources.yfinance.ipynb #12c820b6
 from __future__ import annotations
-import logging, re, threading, time, warnings
+import functools, logging, re, threading, time, warnings
 from typing import Callable, ClassVar
+from urllib.parse import urlsplit
 import pandas as pd
-from ..core import (as_utc, AxiaError, LookbackExceeded, RateLimited, SourceUnavailable, SymbolNotFound, Timeframe, as_ohlcv,
-                       bar_grid, bar_open, empty_ohlcv, resample_ohlcv, utc_now, validate_symbol)
+from fastcore.basics import patch
+from ..core import (Clock, LookbackExceeded, RateLimited, SourceUnavailable, SymbolNotFound, Timeframe, as_utc,
+                       bar_close, bar_grid, bar_open, empty_ohlcv, forming_bar, resample_ohlcv, safe_text, scrub, utc_now,
+                       validate_symbol)
+from ..ingest import as_ohlcv
 from ..ports import IOhlcvSource
-from .common import bar_close, check_bars, drop_forming
+from .common import check_bars, drop_forming
 
 # %% auto #0
 __all__ = ['LOOKBACK', 'PER_REQUEST', 'yahoo_ticker', 'yf_frame', 'YFinanceOhlcvSource']
@@ -32,12 +36,58 @@ def yahoo_ticker(symbol: str, overrides: dict | None = None) -> str:
 
 # %% ../../nbs/21_sources.yfinance.ipynb #f78d4849
 class _Captured(logging.Handler):
-    "Collects the yfinance logger's errors during one call."
-    def __init__(self): super().__init__(logging.ERROR); self.messages = []
+    "Collects the yfinance logger's warnings and errors during one call."
+    def __init__(self): super().__init__(logging.WARNING); self.messages = []
     def emit(self, record): self.messages.append(record.getMessage())
 
 def _is_rate_limit(text: str) -> bool: return "YFRateLimitError" in text or "Rate limited" in text or "Too Many Requests" in text
 
+_NETWORK = re.compile(r"Failed to get ticker '[^']*' reason: (?P<why>.*(?:curl: \(\d+\)|[Cc]onnect|resolve|timed out).*)|"
+                      r"(?P<exc>(?:\w+\.)*(?:ConnectionError|DNSError|ProxyError|Timeout|ConnectTimeout|ReadTimeout|SSLError|"
+                      r"CertificateVerifyError)\('(?P<msg>.+)'\))")
+
+def _one_line(text: str, limit: int = 240) -> str:
+    "`text` (a library's message) for an error message: one line, no curl boilerplate, no secrets, bounded."
+    text = re.sub(r"\s+", " ", re.sub(r"\s*See https://curl\.se/\S+ first for more details\.?", "", str(text))).strip()
+    text = safe_text(scrub(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+def _network_reason(failures: list[str], said: list[str]) -> str | None:
+    "Why Yahoo could not be reached: a transport error the session recorded, or one yfinance logged; None if neither."
+    if failures: return failures[-1]
+    for m in said:
+        if hit := _NETWORK.search(m): return _one_line(hit["why"] or hit["msg"])
+    return None
+
+def _summary(said: list[str]) -> str:
+    "yfinance's per-ticker verdicts (`['USDJPY=X']: …`), without the payloads it logs alongside."
+    lines = [m.strip() for m in said if m.strip().startswith("['")] or [m.strip() for m in said if m.strip()][:1]
+    return _one_line(" | ".join(lines)) or "nothing"
+
+# %% ../../nbs/21_sources.yfinance.ipynb #a5c79b6e
+@functools.cache
+def _recording_session_type() -> type:
+    "curl_cffi's Session (what yfinance 1.x uses), remembering the transport errors raised on Yahoo's data hosts."
+    from curl_cffi import requests as curl_requests
+
+    class RecordingSession(curl_requests.Session):
+        "A yfinance session that keeps `failures`: one-line reasons of requests to query1/query2 that never got an answer."
+        def __init__(self, **options):
+            super().__init__(**options)
+            self.failures = []
+
+        def request(self, method, url, *args, **kwargs):
+            try: return super().request(method, url, *args, **kwargs)
+            except Exception as e:
+                if (urlsplit(str(url)).hostname or "").startswith("query"): self.failures.append(_one_line(e))
+                raise
+    return RecordingSession
+
+def _yfinance_session(**options):
+    "A session for `yfinance.download(session=...)` that records network failures (options: curl_cffi's `Session`)."
+    return _recording_session_type()(**{"impersonate": "chrome", **options})
+
+# %% ../../nbs/21_sources.yfinance.ipynb #b5417e88
 def yf_frame(raw: pd.DataFrame, exchange_tz: str = "Europe/London") -> pd.DataFrame:
     "yfinance's answer (flat or (Price, Ticker) columns, exchange-tz or naive index) in the axia schema."
     df = raw
@@ -64,12 +114,14 @@ class YFinanceOhlcvSource(IOhlcvSource):
                  tickers: dict | None = None,       # axia symbol → Yahoo ticker overrides
                  exchange_tz: str = "Europe/London",  # Yahoo's exchange zone for FX (for tz-naive daily indexes)
                  resample_daily: bool = True,       # build D1/W1/MN1 from 1h when within its 730 days
-                 clock: Callable[[], pd.Timestamp] = utc_now,  # now, for limits and the forming bar
+                 clock: Clock = utc_now,            # now, for limits and the forming bar
+                 session_options: dict | None = None,  # curl_cffi Session options for Yahoo's requests (proxy, verify, timeout)
                 ):
         self._download, self.retries, self.backoff, self.tickers = download, retries, backoff, dict(tickers or {})
-        self.exchange_tz, self.resample_daily, self.now = exchange_tz, resample_daily, clock
+        self.exchange_tz, self.resample_daily, self.clock = exchange_tz, resample_daily, clock
+        self.session_options, self._session = dict(session_options or {}), None
         self.last_report = pd.DataFrame(columns=["time", "rule"])
-        self.stats = dict(requests=0, retries=0, rate_limited=0, empty=0, dropped=0)
+        self.stats = dict(requests=0, retries=0, rate_limited=0, empty=0, dropped=0, network=0)
 
     def __repr__(self): return f"YFinanceOhlcvSource(retries={self.retries}, backoff={self.backoff})"
 
@@ -85,52 +137,70 @@ class YFinanceOhlcvSource(IOhlcvSource):
 # %% ../../nbs/21_sources.yfinance.ipynb #4ef5b577
 _ONE_DOWNLOAD = threading.Lock()
 
+@patch
 def _yf(self: YFinanceOhlcvSource) -> Callable:
+    "The download function, importing yfinance (and making the recording session) on first use."
     if self._download is None:
-        try: import yfinance
-        except ImportError as e: raise SourceUnavailable("yfinance is not installed: pip install 'axia[yfinance]'") from e
-        self._download = yfinance.download
+        try:
+            import yfinance
+            self._session = _yfinance_session(**self.session_options)
+        except ImportError as e: raise SourceUnavailable("yfinance (with curl_cffi) is not installed: pip install 'axia[yfinance]'") from e
+        self._download = functools.partial(yfinance.download, session=self._session)
     return self._download
 
+@patch
+def _call(self: YFinanceOhlcvSource, ticker: str, interval: str, start: pd.Timestamp, end: pd.Timestamp):
+    "One `download` of [start, end): (frame or None, yfinance's log lines, recorded network failures, raised error)."
+    yf_log, cap, download = logging.getLogger("yfinance"), _Captured(), self._yf()
+    yf_log.addHandler(cap)
+    self.stats["requests"] += 1
+    try:
+        # yfinance's own pandas deprecations are not the user's business; it re-enables them on every call,
+        # so they are recorded (and logged at debug level) rather than filtered. catch_warnings swaps
+        # process-wide state, hence one download at a time (Yahoo rate-limits parallel requests anyway).
+        with _ONE_DOWNLOAD, warnings.catch_warnings(record=True) as caught:
+            if self._session is not None: self._session.failures.clear()
+            try:
+                raw = download(ticker, start=start.to_pydatetime(), end=end.to_pydatetime(), interval=interval,
+                               auto_adjust=False, progress=False, multi_level_index=False, threads=False)
+                error = None
+            except Exception as e: raw, error = None, e
+            failures = list(self._session.failures) if self._session is not None else []
+        for w in caught: _log.debug("yfinance warned: %s", w.message)
+    finally: yf_log.removeHandler(cap)
+    return raw, cap.messages, failures, error
+
+# %% ../../nbs/21_sources.yfinance.ipynb #cfed9fbd
+@patch
 def _request(self: YFinanceOhlcvSource, ticker: str, interval: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    "One download of [start, end), retried on rate limits; an empty answer raises."
-    yf_log, delay = logging.getLogger("yfinance"), self.backoff
+    "One download of [start, end), retried on rate limits; an empty answer raises the error that says why."
+    delay, where = self.backoff, f"yfinance {ticker} {interval}"
     for attempt in range(self.retries + 1):
-        cap = _Captured(); yf_log.addHandler(cap)
-        self.stats["requests"] += 1
-        try:
-            # yfinance's own pandas deprecations are not the user's business; it re-enables them on every call,
-            # so they are recorded (and logged at debug level) rather than filtered. catch_warnings swaps
-            # process-wide state, hence one download at a time (Yahoo rate-limits parallel requests anyway).
-            with _ONE_DOWNLOAD, warnings.catch_warnings(record=True) as caught:
-                raw = self._yf()(ticker, start=start.to_pydatetime(), end=end.to_pydatetime(), interval=interval,
-                                 auto_adjust=False, progress=False, multi_level_index=False, threads=False)
-            for w in caught: _log.debug("yfinance warned: %s", w.message)
-            said = " | ".join(m.strip() for m in cap.messages if m.strip())
-        except Exception as e:
-            if not _is_rate_limit(f"{type(e).__name__} {e}"): raise SourceUnavailable(f"yfinance {ticker} {interval}: {e!r}") from e
-            raw, said = None, repr(e)
-        finally: yf_log.removeHandler(cap)
+        raw, said, failures, error = self._call(ticker, interval, start, end)
         if raw is not None and len(raw): return yf_frame(raw, self.exchange_tz)
-        if not _is_rate_limit(said):
+        if isinstance(error, OSError): failures = [*failures, _one_line(error)]   # curl_cffi/requests transport errors
+        if not _is_rate_limit(" ".join(said + ([f"{type(error).__name__} {error}"] if error is not None else []))):
             self.stats["empty"] += 1
-            if "no timezone found" in said:   # how Yahoo answers for a ticker it does not know
-                raise SymbolNotFound(f"Yahoo does not know {ticker!r} (yfinance said: {said}); add a ticker override")
-            raise SourceUnavailable(f"yfinance returned no {interval} bars for {ticker} in [{start}, {end}) although the market "
-                                    f"was open; yfinance said: {said or 'nothing'}")
+            if reason := _network_reason(failures, said):
+                self.stats["network"] += 1
+                raise SourceUnavailable(f"{where}: cannot reach Yahoo ({reason}); check the network or proxy, or use another source")
+            if error is not None: raise SourceUnavailable(f"{where}: {_one_line(repr(error))}") from error
+            if any("no timezone found" in m for m in said):   # Yahoo answered, and does not know the ticker
+                raise SymbolNotFound(f"Yahoo does not know {ticker!r} (yfinance said: {_summary(said)}); add a ticker override")
+            raise SourceUnavailable(f"{where}: no bars in [{start}, {end}) although the market was open; "
+                                    f"yfinance said: {_summary(said)}")
         self.stats["rate_limited"] += 1
         if attempt < self.retries:
             self.stats["retries"] += 1
             _log.warning("yfinance rate limited (%s %s); retry %d in %.1fs", ticker, interval, attempt + 1, delay)
             time.sleep(delay); delay *= 2
-    raise RateLimited(f"yfinance {ticker} {interval}: still rate limited after {self.retries} retries; try later or use another source")
+    raise RateLimited(f"{where}: still rate limited after {self.retries} retries; try later or use another source")
 
-YFinanceOhlcvSource._yf, YFinanceOhlcvSource._request = _yf, _request
-
-# %% ../../nbs/21_sources.yfinance.ipynb #cfed9fbd
+# %% ../../nbs/21_sources.yfinance.ipynb #7941cb02
+@patch
 def _download_range(self: YFinanceOhlcvSource, ticker: str, interval: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     "Bars of `interval` in [start, end), in as many requests as Yahoo's limits need."
-    now = self.now()
+    now = self.clock()
     if interval in LOOKBACK and start < now - LOOKBACK[interval]:
         days = LOOKBACK[interval].days
         raise LookbackExceeded(f"yfinance keeps {interval} bars for the last {days} days only; {start} is "
@@ -139,32 +209,30 @@ def _download_range(self: YFinanceOhlcvSource, ticker: str, interval: str, start
     frames, a = [], start
     while a < end:
         b = min(a + step, end)
-        if len(bar_grid(a, b, "H1")):       # the market traded in [a, b): an empty answer is a failure
+        if a < now and len(bar_grid(a, min(b, now), "H1")):   # traded in [a, b) before now: empty is a failure
             frames.append(self._request(ticker, interval, a, b))
         a = b
     return pd.concat(frames) if frames else empty_ohlcv()
 
-YFinanceOhlcvSource._download_range = _download_range
-
-# %% ../../nbs/21_sources.yfinance.ipynb #7941cb02
-def _fetch_range(self: YFinanceOhlcvSource, symbol: str, timeframe, start, end, complete_only: bool = False) -> pd.DataFrame:
+# %% ../../nbs/21_sources.yfinance.ipynb #7fbbe0e0
+@patch
+def fetch_range(self: YFinanceOhlcvSource, symbol: str, timeframe, start, end, complete_only: bool = False) -> pd.DataFrame:
     "Bars with `start <= time < end`: native intervals, H4 (and D1/W1/MN1 within 730 days) resampled from 1h."
-    tf, start, end, now = Timeframe.parse(timeframe), as_utc(start), as_utc(end), self.now()
+    tf, start, end, now = Timeframe.parse(timeframe), as_utc(start), as_utc(end), self.clock()
     ticker = yahoo_ticker(symbol, self.tickers)
     aligned = True
-    if end <= start: df = empty_ohlcv()
+    if end <= start or start > now: df = empty_ohlcv()   # no bar opens after now
     elif tf is Timeframe.H4 or (not tf.is_intraday and self.resample_daily and bar_open(start, tf) >= now - LOOKBACK["1h"]):
         lo, hi = bar_open(start, tf), min(bar_close(bar_open(end - pd.Timedelta("1ns"), tf), tf), now + pd.Timedelta("1h"))
         df = resample_ohlcv(check_bars(self._download_range(ticker, "1h", lo, hi), "H1", None, None, now, "yfinance")[0], tf)
-    else:
-        fetch_start = bar_open(start, tf) - pd.Timedelta(days=1) if not tf.is_intraday else start
-        df = self._download_range(ticker, tf.yf_interval, fetch_start, end)
-        if not tf.is_intraday:    # Yahoo's London days/weeks/months, relabelled (see above)
-            df.index = pd.DatetimeIndex(bar_open(df.index, tf), name="time"); aligned = False
-    clean, report = check_bars(df, tf, start, end, now, source=f"yfinance {ticker}")
+    elif tf.is_intraday: df = self._download_range(ticker, tf.yf_interval, start, end)
+    else:                         # Yahoo's London days/weeks/months, relabelled (see above)
+        lo, hi = bar_open(start, tf) - pd.Timedelta(days=1), bar_close(bar_open(end - pd.Timedelta("1ns"), tf), tf)
+        df = self._download_range(ticker, tf.yf_interval, lo, hi)
+        df.index = pd.DatetimeIndex(bar_open(df.index, tf), name="time"); aligned = False
+    clean, report = check_bars(df[df.index <= now], tf, start, end, now, source=f"yfinance {ticker}")
+    clean.attrs["forming_bar"] = forming_bar(clean, tf, now)   # after Friday's close every bar is complete
     self.last_report, self.stats["dropped"] = report, self.stats["dropped"] + len(report)
     if complete_only: clean = drop_forming(clean)
     clean.attrs.update(source=self.name, symbol=symbol, ticker=ticker, timeframe=tf.value, aligned=aligned, synthetic=False)
     return clean
-
-YFinanceOhlcvSource.fetch_range = _fetch_range

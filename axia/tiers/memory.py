@@ -8,15 +8,15 @@ Docs: https://axia-dev.github.io/axia/tiers.memory.html.md"""
 from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import Hashable
 import pandas as pd
 from cachetools import LRUCache
-from ..core import (Timeframe, empty_ohlcv, is_synthetic, latest_bar_open, mark_synthetic, next_bar_open,
-                       utc_now, validate_ohlcv, validate_symbol)
+from ..core import (Clock, Timeframe, cheap_view, empty_ohlcv, latest_bar_open, merge_bars, next_bar_open,
+                       slice_bars, utc_now, validate_ohlcv, validate_symbol)
 from ..ports import IOhlcvDataRepository
 
 # %% auto #0
-__all__ = ['entry_expiry', 'cheap_view', 'frame_nbytes', 'MemoryOhlcvDataRepository']
+__all__ = ['entry_expiry', 'frame_nbytes', 'MemoryOhlcvDataRepository']
 
 # %% ../../nbs/10_tiers.memory.ipynb #21a7cdf5
 def entry_expiry(
@@ -29,23 +29,10 @@ def entry_expiry(
     if last_bar is not None and last_bar > newest: newest = last_bar
     return next_bar_open(newest, timeframe)
 
-# %% ../../nbs/10_tiers.memory.ipynb #a44bc625
-def cheap_view(df: pd.DataFrame) -> pd.DataFrame:
-    "A frame sharing `df`'s data under copy-on-write: writes to either never reach the other."
-    try:
-        mgr = df._mgr
-        new = type(mgr)(tuple(b.copy(deep=False) for b in mgr.blocks), [ax._view() for ax in mgr.axes],
-                        verify_integrity=False)
-        out = pd.DataFrame._from_mgr(new, axes=new.axes)
-        out._attrs = dict(df.attrs)
-        return out
-    except Exception:  # pandas internals moved: the public way is still correct
-        return df.copy(deep=False)
-
 # %% ../../nbs/10_tiers.memory.ipynb #6285e472
 def frame_nbytes(df: pd.DataFrame) -> int:
-    "Bytes a frame holds: its columns and its index."
-    return int(df.memory_usage(index=True, deep=False).sum())
+    "Bytes a frame of bars holds: 8 per value, its index included (every axia column is 8 bytes wide)."
+    return 8 * len(df) * (df.shape[1] + 1)
 
 @dataclass(slots=True)
 class _Entry:
@@ -66,7 +53,7 @@ class _ByteLRU(LRUCache):
 # %% ../../nbs/10_tiers.memory.ipynb #a7479c3c
 class _EntryStore:
     "Entries in an LRU bounded by bytes, each dropped once `clock()` reaches its `expires_at`."
-    def __init__(self, max_bytes: int, clock: Callable[[], pd.Timestamp]):
+    def __init__(self, max_bytes: int, clock: Clock):
         self.max_bytes, self.clock = int(max_bytes), clock
         self._cache = _ByteLRU(self.max_bytes)
         self._lock = threading.Lock()
@@ -109,7 +96,8 @@ class _WindowStore(_EntryStore):
                   ) -> bool:                           # False if it was not kept (already expired, or too big)
         "Keep an answer for `key` until `expires_at`."
         if self.clock() >= expires_at: return False
-        own = df.copy()   # the cache's own consolidated blocks: views of 2 blocks are cheaper than of 7
+        blocks = getattr(getattr(df, "_mgr", None), "blocks", ())
+        own = df.copy() if len(blocks) > 2 else cheap_view(df)   # consolidated: views of 2 blocks are cheaper than of 7
         with self._lock: return self._store(("window", key), _Entry(own, expires_at, dict(meta or {})))
 
     def get_info(self) -> dict:
@@ -125,29 +113,13 @@ class _WindowStore(_EntryStore):
         with self._lock: self._cache.clear()
 
 # %% ../../nbs/10_tiers.memory.ipynb #1983ddfa
-def _merge(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
-    "`old` and `new` bars together, `new` winning on equal timestamps; synthetic if any kept bar is."
-    if old is None or old.empty: out = new.copy()
-    else:
-        kept = old[~old.index.isin(new.index)]
-        out = pd.concat([kept, new]).sort_index(kind="stable") if len(kept) else new.copy()
-        if len(kept) and is_synthetic(old): return mark_synthetic(out)
-    return mark_synthetic(out, is_synthetic(new))
-
-def _slice(df: pd.DataFrame, start, end) -> pd.DataFrame:
-    "Rows with `start <= time < end` of a sorted frame."
-    i = 0 if start is None else df.index.searchsorted(pd.Timestamp(start), "left")
-    j = len(df) if end is None else df.index.searchsorted(pd.Timestamp(end), "left")
-    return df.iloc[i:j]
-
-# %% ../../nbs/10_tiers.memory.ipynb #8b0e4b16
 class MemoryOhlcvDataRepository(_WindowStore, IOhlcvDataRepository):
     "L1: bars and served windows in process memory, LRU within `max_bytes`, each entry expiring at the next bar."
     name = "memory"
 
     def __init__(self,
                  max_bytes: int = 64 * 2**20,                     # budget for every entry together, in bytes
-                 clock: Callable[[], pd.Timestamp] = utc_now,     # the time entries are judged by
+                 clock: Clock = utc_now,                          # the time entries are judged by
                 ):
         super().__init__(max_bytes, clock)
 
@@ -157,7 +129,7 @@ class MemoryOhlcvDataRepository(_WindowStore, IOhlcvDataRepository):
         "Bars held for `symbol`/`timeframe` in [start, end); empty when nothing (unexpired) is held."
         key = ("bars", validate_symbol(symbol), Timeframe.parse(timeframe).value)
         with self._lock: e = self._live(key, self.clock())
-        return empty_ohlcv() if e is None else _slice(e.df, start, end)
+        return empty_ohlcv() if e is None else slice_bars(e.df, start, end)
 
     def write(self, symbol, timeframe, df: pd.DataFrame) -> int:
         "Merge `df` into what is held (same timestamp: `df` wins); returns the number of bars written."
@@ -167,6 +139,6 @@ class MemoryOhlcvDataRepository(_WindowStore, IOhlcvDataRepository):
         key, now = ("bars", symbol, tf.value), self.clock()
         with self._lock:
             old = self._live(key, now)
-            merged = _merge(None if old is None else old.df, df)
+            merged = merge_bars(None if old is None else old.df, df)
             self._store(key, _Entry(merged, entry_expiry(merged.index[-1], tf, now)))
         return len(df)
