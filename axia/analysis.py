@@ -11,8 +11,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-from .core import (as_utc, FX_CLOCK_SHIFT, NEW_YORK, OHLCV_DTYPES, InvalidTimeframe, Timeframe, empty_ohlcv,
-                       validate_symbol)
+from .core import (as_utc, FX_CLOCK_SHIFT, NEW_YORK, OHLCV_DTYPES, FxCalendar, InvalidTimeframe, Timeframe,
+                       empty_ohlcv, market_closures, validate_symbol)
 from .tiers.s3 import ARROW_SCHEMA, DATA_FILE, LakeLayoutError, S3OhlcvDataRepository
 
 # %% auto #0
@@ -148,14 +148,22 @@ def _as_bars(df: pd.DataFrame) -> pd.DataFrame:
     idx = pd.DatetimeIndex(df.pop("time"), name="time").tz_convert("UTC").as_unit("ns")
     return df.set_index(idx).astype(OHLCV_DTYPES)
 
-def resample(con_or_df: duckdb.DuckDBPyConnection | pd.DataFrame,  # `connect(...)` or a frame of bars
+def _closures_table(con, source: str, params: list, calendar) -> None:
+    "Register `axia_closures` (close, reopen) for the span of the bars `source` selects (core's FX calendar)."
+    lo, hi = con.execute(f"SELECT min(time), max(time) FROM ({source})", params).fetchall()[0]
+    spans = market_closures(as_utc(lo), as_utc(hi) + pd.Timedelta("1min"), calendar) if lo is not None else []
+    con.register("axia_closures", pa.table({"close": pa.array([a for a, _ in spans], pa.timestamp("us", tz="UTC")),
+                                            "reopen": pa.array([b for _, b in spans], pa.timestamp("us", tz="UTC"))}))
+
+def resample(con_or_df: LakeConnection | duckdb.DuckDBPyConnection | pd.DataFrame,  # `connect(...)` or a frame of bars
              symbol: str | None,              # series to read (ignored for a frame)
              timeframe_from: Timeframe | str, # timeframe of the stored bars (ignored for a frame)
              timeframe_to: Timeframe | str,   # coarser target, e.g. H4, D1
              start=None,                      # inclusive UTC start of the bars read
              end=None,                        # exclusive UTC end
+             calendar: FxCalendar | None = None,  # market closures (None: core's FX_CALENDAR)
             ) -> pd.DataFrame:                # bars in the axia schema, as `axia.core.resample_ohlcv` gives
-    "Resample bars to `timeframe_to`, aligned to the 17:00 New York close, grouping in DuckDB."
+    "Resample bars to `timeframe_to`, aligned to the 17:00 New York close, grouping in DuckDB; bars in closures are left out."
     tf_to = Timeframe.parse(timeframe_to)
     where, params = [], []
     if start is not None: where.append("time >= ?"); params.append(as_utc(start))
@@ -170,6 +178,10 @@ def resample(con_or_df: duckdb.DuckDBPyConnection | pd.DataFrame,  # `connect(..
         con, source = con_or_df, "SELECT * FROM ohlcv WHERE symbol = ? AND timeframe = ?"
         params = [validate_symbol(symbol), tf_from.storage_name] + params
     if where: source = f"SELECT * FROM ({source}) WHERE {' AND '.join(where)}"
+    if isinstance(con, LakeConnection): con.refresh(); con = con.con   # one listing for both statements
+    _closures_table(con, source, params, calendar)
+    source = (f"SELECT * FROM ({source}) s WHERE NOT EXISTS "
+              "(SELECT 1 FROM axia_closures c WHERE s.time >= c.close AND s.time < c.reopen)")
     sql = _RESAMPLE.format(bucket=_bucket_sql(tf_to), open=_open_sql(tf_to), source=source)
     out = _as_bars(con.execute(sql, params).df())
     if isinstance(con_or_df, pd.DataFrame): out.attrs = dict(con_or_df.attrs)

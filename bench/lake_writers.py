@@ -11,7 +11,6 @@ Run: `python bench/lake_writers.py [--writers 8] [--rounds 50] [--moto-as-is]`; 
 """
 from __future__ import annotations
 import argparse, io, logging, multiprocessing as mp, os, socket, sys, threading, time
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))

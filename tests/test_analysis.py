@@ -90,12 +90,14 @@ def test_resample_across_dst_weeks_with_a_range(tmp_path, start, end, tf):
     assert set(opens) <= ({17, 21, 1, 5, 9, 13} if tf == "H4" else {17})
 
 
-def test_resample_round_the_clock_bars_in_the_repeated_hour():
-    "Bars every minute of the 2026-11-01 change (weekend included): the H4 bar of 01:00 New York opens at its first instant."
-    m1 = bars("2026-10-31 20:00", "2026-11-01 12:00", trading_only=False)
-    for tf in ["H1", "H4", "D1", "W1"]:
-        assert_frame_equal(resample(m1, None, "M1", tf), resample_ohlcv(m1, tf), check_exact=True)
-    assert pd.Timestamp("2026-11-01 05:00", tz="UTC") in resample(m1, None, "M1", "H4").index
+def test_resample_leaves_out_bars_in_closures():
+    "Bars every minute of a weekend (the 2026-11-01 change) and of Christmas: no resampled bar is labelled in a closure, as in core."
+    for a, b in [("2026-10-30 18:00", "2026-11-02 03:00"), ("2026-12-24 12:00", "2026-12-27 00:00")]:
+        m1 = bars(a, b, trading_only=False)
+        for tf in ["H1", "H4", "D1", "W1"]:
+            got = resample(m1, None, "M1", tf)
+            assert_frame_equal(got, resample_ohlcv(m1, tf), check_exact=True)
+            assert len(got) and is_market_open(got.index).all()
 
 
 def test_resample_keeps_provenance_of_a_frame():

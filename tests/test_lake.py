@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pandas.testing import assert_frame_equal
 
-from axia.core import InvalidBars, InvalidSymbol, as_ohlcv, is_market_open, is_synthetic, mark_synthetic
+from axia.core import InvalidBars, InvalidSymbol, is_synthetic, mark_synthetic
 from axia.ports import IOhlcvDataRepository
 from axia.tiers import s3 as lake
 from axia.tiers.s3 import S3OhlcvDataRepository
