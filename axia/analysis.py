@@ -11,24 +11,45 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-from .core import as_utc, OHLCV_DTYPES, InvalidTimeframe, Timeframe, empty_ohlcv, validate_symbol
-from .tiers.s3 import ARROW_SCHEMA, S3OhlcvDataRepository
+from .core import (as_utc, FX_CLOCK_SHIFT, NEW_YORK, OHLCV_DTYPES, FxCalendar, InvalidTimeframe, Timeframe,
+                       empty_ohlcv, market_closures, validate_symbol)
+from .tiers.s3 import ARROW_SCHEMA, DATA_FILE, LakeLayoutError, S3OhlcvDataRepository
 
 # %% auto #0
-__all__ = ['PARTITION_SCHEMA', 'LAKE_SCHEMA', 'lake_dataset', 'connect', 'query', 'resample']
+__all__ = ['PARTITION_SCHEMA', 'LAKE_SCHEMA', 'lake_dataset', 'LakeConnection', 'connect', 'query', 'resample']
 
 # %% ../nbs/41_analysis.ipynb #986eb01e
 PARTITION_SCHEMA = pa.schema([("symbol", pa.string()), ("timeframe", pa.string()),
                               ("year", pa.int32()), ("month", pa.int32())])
 LAKE_SCHEMA = pa.schema(list(ARROW_SCHEMA) + list(PARTITION_SCHEMA))
 
-def lake_dataset(repo: S3OhlcvDataRepository) -> ds.Dataset:
-    "Every bar in the lake as one hive-partitioned dataset (an empty one when nothing is stored yet)."
-    base = f"{repo.base}/ohlcv"
-    if repo.fs.get_file_info(base).type == pa.fs.FileType.NotFound:
-        return ds.dataset(LAKE_SCHEMA.empty_table())
-    return ds.dataset(base, filesystem=repo.fs, format="parquet", schema=LAKE_SCHEMA,
-                      partitioning=ds.partitioning(PARTITION_SCHEMA, flavor="hive"))
+_FORMAT = ds.ParquetFileFormat()
+
+def _fragment(repo: S3OhlcvDataRepository, key: str) -> ds.Fragment:
+    "One partition file as a dataset fragment, its hive values as the partition expression."
+    sym, tf, y, m = (part.split("=", 1)[1] for part in key.split("/")[1:5])
+    expr = ((ds.field("symbol") == sym) & (ds.field("timeframe") == tf) & (ds.field("year") == int(y))
+            & (ds.field("month") == int(m)))
+    return _FORMAT.make_fragment(repo._path(key), filesystem=repo.fs, partition_expression=expr)
+
+def lake_dataset(repo: S3OhlcvDataRepository,  # the lake
+                 cache: dict | None = None,      # {path: (size, mtime, fragment)} kept between calls: unchanged files keep their parsed footers
+                ) -> ds.Dataset:
+    "Every bar in the lake as one hive-partitioned dataset of its current files (an empty one when nothing is stored yet)."
+    if repo._layout_state() == "migrating":
+        raise LakeLayoutError(f"lake {repo.root} is being migrated — run `axia lake migrate` to finish it before querying it")
+    sel = pa.fs.FileSelector(f"{repo.base}/ohlcv", recursive=True, allow_not_found=True)
+    cache = {} if cache is None else cache
+    frags, seen = [], set()
+    for info in repo.fs.get_file_info(sel):
+        if info.type != pa.fs.FileType.File or not info.path.endswith("/" + DATA_FILE): continue
+        key = info.path[len(repo.base) + 1:-len(DATA_FILE) - 1]
+        if key.count("/") != 4 or os.path.basename(key).startswith((".", "_")): continue
+        stamp = (info.size, info.mtime_ns)
+        if (hit := cache.get(info.path)) is None or hit[0] != stamp: cache[info.path] = hit = (stamp, _fragment(repo, key))
+        frags.append(hit[1]); seen.add(info.path)
+    for gone in set(cache) - seen: del cache[gone]
+    return ds.FileSystemDataset(frags, LAKE_SCHEMA, _FORMAT, repo.fs) if frags else ds.dataset(LAKE_SCHEMA.empty_table())
 
 # %% ../nbs/41_analysis.ipynb #6456ab18
 _VIEW = """CREATE VIEW ohlcv AS
@@ -44,6 +65,34 @@ def _lock(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         con.execute(setting)
     return con
 
+class LakeConnection:
+    "A locked in-memory DuckDB connection whose view `ohlcv` is the lake's current files at every statement."
+    def __init__(self, repo: S3OhlcvDataRepository, con: duckdb.DuckDBPyConnection):
+        self.repo, self.con, self._files = repo, con, {}
+
+    def refresh(self, forget: bool = False) -> None:
+        "List the lake again and point the view at what is there now (`forget`: re-read every footer too)."
+        if forget: self._files.clear()
+        self.con.register("axia_lake", lake_dataset(self.repo, self._files))
+
+    def execute(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyConnection:
+        "Run one statement on the lake as it is now (the DuckDB connection is returned, as DuckDB does)."
+        self.refresh()
+        try: return self.con.execute(sql, params)
+        except (duckdb.IOException, duckdb.InvalidInputException):   # a file replaced under this statement
+            self.refresh(forget=True)
+            return self.con.execute(sql, params)
+
+    def sql(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyRelation:
+        "A relation over the lake as it is now."
+        self.refresh()
+        return self.con.sql(sql, params=params)
+
+    def close(self) -> None: self.con.close()
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
+    def __getattr__(self, name): return getattr(self.con, name)   # fetchall, df, description …
+
 def connect(root_or_repo: str | os.PathLike | S3OhlcvDataRepository,  # lake root (dir or `s3://bucket/prefix`) or a repository
             *,
             endpoint_url: str | None = None,  # S3-compatible endpoint when a root is given
@@ -51,35 +100,38 @@ def connect(root_or_repo: str | os.PathLike | S3OhlcvDataRepository,  # lake roo
             access_key: str | None = None,
             secret_key: str | None = None,
             threads: int | None = None,       # DuckDB worker threads (None: DuckDB's default)
-           ) -> duckdb.DuckDBPyConnection:    # in-memory DuckDB with the view `ohlcv`, locked
+           ) -> LakeConnection:               # in-memory DuckDB with the view `ohlcv`, locked
     "A DuckDB connection with the view `ohlcv` over the lake, unable to touch any other file."
     repo = root_or_repo if isinstance(root_or_repo, S3OhlcvDataRepository) else S3OhlcvDataRepository(
         root_or_repo, endpoint_url=endpoint_url, region=region, access_key=access_key, secret_key=secret_key)
     con = duckdb.connect(":memory:", config={"threads": threads} if threads else {})
     con.register("axia_lake", lake_dataset(repo))
     con.execute(_VIEW)
-    return _lock(con)
+    return LakeConnection(repo, _lock(con))
 
-def query(con: duckdb.DuckDBPyConnection,  # from `connect`
+def query(con: LakeConnection | duckdb.DuckDBPyConnection,  # from `connect`
           sql: str,                          # any read-only SQL over `ohlcv`
           params: list | dict | None = None, # values for `?` / `$name` placeholders
          ) -> pd.DataFrame:
     "Run `sql` and return the result as a DataFrame."
     return con.execute(sql, params).df()
 
-# %% ../nbs/41_analysis.ipynb #f9f332f9
+# %% ../nbs/41_analysis.ipynb #5a3e40b0
+_ZONE = NEW_YORK.key                                              # 'America/New_York', from axia.core
+_SHIFT = f"INTERVAL {int(FX_CLOCK_SHIFT / pd.Timedelta('1min'))} MINUTE"  # the FX clock's 7 h, from axia.core
+
 def _bucket_sql(tf: Timeframe) -> str:
     "SQL for the open (UTC) of the `tf` bar holding `time`, before the FX-clock round trip."
     if tf.minutes <= 60: return f"time_bucket(INTERVAL '{tf.minutes} minutes', time)"
-    fx = "(timezone('America/New_York', time) + INTERVAL 7 HOUR)"
+    fx = f"(timezone('{_ZONE}', time) + {_SHIFT})"
     return {Timeframe.H4: f"time_bucket(INTERVAL '240 minutes', {fx})", Timeframe.D1: f"date_trunc('day', {fx})",
             Timeframe.W1: f"date_trunc('week', {fx})", Timeframe.MN1: f"date_trunc('month', {fx})"}[tf]
 
 def _open_sql(tf: Timeframe) -> str:
     "SQL turning `bucket` back into a UTC TIMESTAMPTZ (the earlier instant of a repeated New York hour)."
     if tf.minutes <= 60: return "bucket"
-    local, u = "(bucket - INTERVAL 7 HOUR)", "timezone('America/New_York', bucket - INTERVAL 7 HOUR)"
-    return (f"CASE WHEN timezone('America/New_York', {u} - INTERVAL 1 HOUR) = {local} "
+    local, u = f"(bucket - {_SHIFT})", f"timezone('{_ZONE}', bucket - {_SHIFT})"
+    return (f"CASE WHEN timezone('{_ZONE}', {u} - INTERVAL 1 HOUR) = {local} "
             f"THEN {u} - INTERVAL 1 HOUR ELSE {u} END")
 
 _RESAMPLE = """WITH b AS (SELECT {bucket} AS bucket, time, open, high, low, close, tick_volume, spread, real_volume
@@ -96,14 +148,22 @@ def _as_bars(df: pd.DataFrame) -> pd.DataFrame:
     idx = pd.DatetimeIndex(df.pop("time"), name="time").tz_convert("UTC").as_unit("ns")
     return df.set_index(idx).astype(OHLCV_DTYPES)
 
-def resample(con_or_df: duckdb.DuckDBPyConnection | pd.DataFrame,  # `connect(...)` or a frame of bars
+def _closures_table(con, source: str, params: list, calendar) -> None:
+    "Register `axia_closures` (close, reopen) for the span of the bars `source` selects (core's FX calendar)."
+    lo, hi = con.execute(f"SELECT min(time), max(time) FROM ({source})", params).fetchall()[0]
+    spans = market_closures(as_utc(lo), as_utc(hi) + pd.Timedelta("1min"), calendar) if lo is not None else []
+    con.register("axia_closures", pa.table({"close": pa.array([a for a, _ in spans], pa.timestamp("us", tz="UTC")),
+                                            "reopen": pa.array([b for _, b in spans], pa.timestamp("us", tz="UTC"))}))
+
+def resample(con_or_df: LakeConnection | duckdb.DuckDBPyConnection | pd.DataFrame,  # `connect(...)` or a frame of bars
              symbol: str | None,              # series to read (ignored for a frame)
              timeframe_from: Timeframe | str, # timeframe of the stored bars (ignored for a frame)
              timeframe_to: Timeframe | str,   # coarser target, e.g. H4, D1
              start=None,                      # inclusive UTC start of the bars read
              end=None,                        # exclusive UTC end
+             calendar: FxCalendar | None = None,  # market closures (None: core's FX_CALENDAR)
             ) -> pd.DataFrame:                # bars in the axia schema, as `axia.core.resample_ohlcv` gives
-    "Resample bars to `timeframe_to`, aligned to the 17:00 New York close, grouping in DuckDB."
+    "Resample bars to `timeframe_to`, aligned to the 17:00 New York close, grouping in DuckDB; bars in closures are left out."
     tf_to = Timeframe.parse(timeframe_to)
     where, params = [], []
     if start is not None: where.append("time >= ?"); params.append(as_utc(start))
@@ -118,6 +178,10 @@ def resample(con_or_df: duckdb.DuckDBPyConnection | pd.DataFrame,  # `connect(..
         con, source = con_or_df, "SELECT * FROM ohlcv WHERE symbol = ? AND timeframe = ?"
         params = [validate_symbol(symbol), tf_from.storage_name] + params
     if where: source = f"SELECT * FROM ({source}) WHERE {' AND '.join(where)}"
+    if isinstance(con, LakeConnection): con.refresh(); con = con.con   # one listing for both statements
+    _closures_table(con, source, params, calendar)
+    source = (f"SELECT * FROM ({source}) s WHERE NOT EXISTS "
+              "(SELECT 1 FROM axia_closures c WHERE s.time >= c.close AND s.time < c.reopen)")
     sql = _RESAMPLE.format(bucket=_bucket_sql(tf_to), open=_open_sql(tf_to), source=source)
     out = _as_bars(con.execute(sql, params).df())
     if isinstance(con_or_df, pd.DataFrame): out.attrs = dict(con_or_df.attrs)

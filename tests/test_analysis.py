@@ -90,12 +90,14 @@ def test_resample_across_dst_weeks_with_a_range(tmp_path, start, end, tf):
     assert set(opens) <= ({17, 21, 1, 5, 9, 13} if tf == "H4" else {17})
 
 
-def test_resample_round_the_clock_bars_in_the_repeated_hour():
-    "Bars every minute of the 2026-11-01 change (weekend included): the H4 bar of 01:00 New York opens at its first instant."
-    m1 = bars("2026-10-31 20:00", "2026-11-01 12:00", trading_only=False)
-    for tf in ["H1", "H4", "D1", "W1"]:
-        assert_frame_equal(resample(m1, None, "M1", tf), resample_ohlcv(m1, tf), check_exact=True)
-    assert pd.Timestamp("2026-11-01 05:00", tz="UTC") in resample(m1, None, "M1", "H4").index
+def test_resample_leaves_out_bars_in_closures():
+    "Bars every minute of a weekend (the 2026-11-01 change) and of Christmas: no resampled bar is labelled in a closure, as in core."
+    for a, b in [("2026-10-30 18:00", "2026-11-02 03:00"), ("2026-12-24 12:00", "2026-12-27 00:00")]:
+        m1 = bars(a, b, trading_only=False)
+        for tf in ["H1", "H4", "D1", "W1"]:
+            got = resample(m1, None, "M1", tf)
+            assert_frame_equal(got, resample_ohlcv(m1, tf), check_exact=True)
+            assert len(got) and is_market_open(got.index).all()
 
 
 def test_resample_keeps_provenance_of_a_frame():
@@ -124,3 +126,58 @@ def test_locked_connection_refuses_files(tmp_path, sql):
         con.execute(sql.format(root=root)).fetchall()
     assert sorted(os.listdir(root)) == before
     assert query(con, "SELECT count(*) AS n FROM ohlcv").n.tolist() == [1440]     # the view still works
+
+
+# --- the connection sees the lake as it is now ---------------------------------------------------
+
+import threading   # noqa: E402
+from axia import analysis   # noqa: E402
+from axia.core import FX_CLOCK_SHIFT, NEW_YORK   # noqa: E402
+from axia.tiers.s3 import LakeLayoutError   # noqa: E402
+
+
+def test_next_query_after_a_save_counts_every_bar(lake):
+    root, endpoint, repo = lake
+    con = connect(root, endpoint_url=endpoint)
+    count = "SELECT count(*) AS n FROM ohlcv WHERE symbol = 'USDJPY' AND timeframe = 'M1'"
+    n0 = query(con, count).n[0]
+    more = bars("2026-11-09", "2026-11-12", seed=11)              # a new partition's worth and more bars in an old one
+    repo.save_ohlcv_data("USDJPY", "M1", more)
+    assert query(con, count).n[0] == n0 + len(more)
+    assert con.execute(count).fetchall() == [(n0 + len(more),)]
+    assert con.sql(count).fetchall() == [(n0 + len(more),)]
+
+
+def test_queries_while_a_writer_replaces_files(tmp_path):
+    "A writer keeps replacing the partitions a connection reads: no IOError, and each count is a whole save's."
+    repo = S3OhlcvDataRepository(tmp_path)
+    days = [bars(f"2026-10-{d:02d}", f"2026-10-{d + 1:02d}", seed=d) for d in (5, 6, 7, 8, 9, 12, 13, 14, 15, 16)]
+    repo.save_ohlcv_data("USDJPY", "M1", days[0])
+    con, done, errors = connect(tmp_path), threading.Event(), []
+    def writer():
+        try:
+            for d in days[1:]: S3OhlcvDataRepository(tmp_path).save_ohlcv_data("USDJPY", "M1", d)
+        except Exception as e: errors.append(e)
+        finally: done.set()
+    t = threading.Thread(target=writer); t.start()
+    seen = []
+    while not done.is_set() or len(seen) < 3:
+        seen.append(query(con, "SELECT count(*) AS n FROM ohlcv").n[0])
+    t.join()
+    assert not errors
+    totals = np.cumsum([len(d) for d in days])
+    assert seen == sorted(seen) and set(seen) <= set(totals)
+    assert query(con, "SELECT count(*) AS n FROM ohlcv").n[0] == totals[-1]
+
+
+def test_sql_uses_cores_fx_clock():
+    src = open(analysis.__file__).read()
+    assert "INTERVAL 7 HOUR" not in src and src.count("America/New_York") == 1    # the comment naming core's value
+    assert analysis._ZONE == NEW_YORK.key and str(FX_CLOCK_SHIFT.seconds // 60) in analysis._SHIFT
+
+
+def test_old_layout_lake_is_refused(tmp_path):
+    from lake_support import write_v1
+    write_v1(tmp_path, "USDJPY", "M1", bars("2026-10-05", "2026-10-06"))
+    with pytest.raises(LakeLayoutError, match="axia lake migrate"):
+        connect(tmp_path)

@@ -6,7 +6,7 @@ Docs: https://axia-dev.github.io/axia/tiers.s3.html.md"""
 
 # %% ../../nbs/13_tiers.s3.ipynb #d4e39868
 from __future__ import annotations
-import logging, os, re, tempfile, uuid
+import json, logging, os, random, re, tempfile, time, uuid
 from collections import Counter
 from contextlib import ExitStack, nullcontext
 from typing import Callable
@@ -16,20 +16,32 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from fastcore.basics import patch
 from filelock import FileLock
-from ..core import (as_utc, OHLCV_COLUMNS, InvalidBars, InvalidRange, Timeframe, empty_ohlcv, is_synthetic, mark_synthetic,
-                       validate_ohlcv, validate_symbol, utc_now)
+from ..core import (as_utc, AxiaError, ConfigError, OHLCV_COLUMNS, PRICE_COLUMNS, VOLUME_COLUMNS, InvalidBars,
+                       InvalidRange, TierUnavailable, Timeframe, empty_ohlcv, from_fx_clock, is_synthetic, mark_synthetic,
+                       to_fx_clock, validate_ohlcv, validate_symbol, utc_now)
 from ..ports import IOhlcvDataRepository
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'DATA_FILE', 'SYNTHETIC_KEY', 'ARROW_SCHEMA', 'ROW_GROUP_SIZE', 'series_prefix', 'partition_key',
-           'lake_filesystem', 'S3OhlcvDataRepository', 'CorruptPartition']
+__all__ = ['log', 'DATA_FILE', 'LAYOUT_FILE', 'LAYOUT_VERSION', 'LAYOUT', 'SYNTHETIC_KEY', 'ARROW_SCHEMA', 'ROW_GROUP_SIZE',
+           'MAX_COMMIT_TRIES', 'LakeLayoutError', 'CorruptPartition', 'series_prefix', 'partition_key',
+           'lake_filesystem', 'S3OhlcvDataRepository', 'migrate_lake', 'athena_ddl']
 
 # %% ../../nbs/13_tiers.s3.ipynb #e47f52c1
 DATA_FILE = "data.parquet"
+LAYOUT_FILE = "_axia_lake.json"
+LAYOUT_VERSION = 2
+LAYOUT = {"format": "axia-lake", "layout": LAYOUT_VERSION, "partitioning": "fx-month", "time": "timestamp-micros-utc"}
 SYNTHETIC_KEY = b"axia.synthetic"
+
+class LakeLayoutError(AxiaError):
+    "A lake written in a layout this version does not read (run `axia lake migrate`)."
+
+class CorruptPartition(AxiaError):
+    "A partition file that cannot be decoded as lake Parquet."
 
 def series_prefix(symbol: str, timeframe: Timeframe) -> str:
     "Relative directory of one series, e.g. `ohlcv/symbol=USDJPY/timeframe=M1`."
@@ -39,34 +51,53 @@ def partition_key(symbol: str, timeframe: Timeframe, year: int, month: int) -> s
     "Relative directory of one partition, e.g. `ohlcv/symbol=USDJPY/timeframe=M1/year=2026/month=11`."
     return f"{series_prefix(symbol, timeframe)}/year={year}/month={month}"
 
-def _partition_ids(timeframe: Timeframe, times_ns: np.ndarray) -> np.ndarray:
-    "Partition id per bar open time (ns since epoch): `year*100 + month`."
-    months = times_ns.astype("datetime64[ns]").astype("datetime64[M]").astype("int64")   # months since 1970-01
-    year, month = months // 12 + 1970, months % 12 + 1
-    return year * 100 + month
-
 def _id_key(symbol, timeframe, pid: int) -> str:
     return partition_key(symbol, timeframe, pid // 100, pid % 100)
+
+# %% ../../nbs/13_tiers.s3.ipynb #303df977
+def _fx_pid(t_ns: int) -> int:
+    "Partition id `year*100 + month` of the FX month holding UTC instant `t_ns`."
+    fx = to_fx_clock(pd.Timestamp(int(t_ns), tz="UTC"))
+    return fx.year * 100 + fx.month
+
+def _pid_add(pid: int, n: int) -> int:
+    m = (pid // 100) * 12 + pid % 100 - 1 + n
+    return (m // 12) * 100 + m % 12 + 1
+
+def _pid_bounds(first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    "Ids of the FX months first..last and the UTC ns at which each starts, plus the end of the last."
+    k = ((last // 100) * 12 + last % 100) - ((first // 100) * 12 + first % 100) + 1
+    starts = pd.date_range(pd.Timestamp(first // 100, first % 100, 1), periods=k + 1, freq="MS")   # naive FX clock
+    return np.array([_pid_add(first, i) for i in range(k)]), from_fx_clock(starts).asi8
+
+def _partition_ids(timeframe: Timeframe, times_ns: np.ndarray) -> np.ndarray:
+    "Partition id per bar open time (ns since epoch): `year*100 + month` of the bar's FX month."
+    if len(times_ns) == 0: return np.empty(0, dtype="int64")
+    ids, bounds = _pid_bounds(_fx_pid(times_ns.min()), _fx_pid(times_ns.max()))
+    return ids[np.searchsorted(bounds, times_ns, "right") - 1]
 
 # %% ../../nbs/13_tiers.s3.ipynb #c74c1c2f
 def _month_ids(start: pd.Timestamp, end: pd.Timestamp, timeframe: Timeframe) -> list[int]:
     "Partition ids covering [start, end), in order."
     if end <= start: return []
-    last = end - pd.Timedelta(1, "ns")
-    first, stop = start.year * 12 + start.month - 1, last.year * 12 + last.month - 1
-    return [(m // 12) * 100 + m % 12 + 1 for m in range(first, stop + 1)]
+    first, last = _fx_pid(start.value), _fx_pid(end.value - 1)
+    out = [first]
+    while out[-1] < last: out.append(_pid_add(out[-1], 1))
+    return out
 
 # %% ../../nbs/13_tiers.s3.ipynb #8fc2653a
-ARROW_SCHEMA = pa.schema([("time", pa.timestamp("ns", tz="UTC"))] +
-                         [(c, pa.float64()) for c in OHLCV_COLUMNS[:4]] + [(c, pa.int64()) for c in OHLCV_COLUMNS[4:]])
+ARROW_SCHEMA = pa.schema([("time", pa.timestamp("us", tz="UTC"))] +
+                         [(c, pa.float64()) for c in PRICE_COLUMNS] + [(c, pa.int64()) for c in VOLUME_COLUMNS])
+_NS_SCHEMA = ARROW_SCHEMA.set(0, pa.field("time", pa.timestamp("ns", tz="UTC")))   # layout 1
 ROW_GROUP_SIZE = 10_080
-_WRITE_OPTIONS = dict(compression="lz4", row_group_size=ROW_GROUP_SIZE, write_statistics=True,
+_WRITE_OPTIONS = dict(compression={**{c: "none" for c in PRICE_COLUMNS}, **{c: "lz4" for c in ["time"] + VOLUME_COLUMNS}},
+                      row_group_size=ROW_GROUP_SIZE, write_statistics=True,
                       use_dictionary=["tick_volume", "spread", "real_volume"],
-                      column_encoding={"time": "DELTA_BINARY_PACKED"})
+                      column_encoding={"time": "DELTA_BINARY_PACKED"}, coerce_timestamps="us")
 
 def _to_table(cols: dict[str, np.ndarray], synthetic: bool) -> pa.Table:
-    "An Arrow table in the lake schema from numpy columns (`time` as int64 ns)."
-    arrays = [pa.array(cols["time"], pa.int64()).cast(ARROW_SCHEMA.field("time").type)]
+    "An Arrow table in the lake schema from numpy columns (`time` as int64 ns, whole microseconds)."
+    arrays = [pa.array(cols["time"] // 1000, pa.int64()).cast(ARROW_SCHEMA.field("time").type)]
     arrays += [pa.array(cols[c], ARROW_SCHEMA.field(c).type) for c in OHLCV_COLUMNS]
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA.with_metadata({SYNTHETIC_KEY: b"1" if synthetic else b"0"}))
 
@@ -84,6 +115,7 @@ def _columns(df: pd.DataFrame) -> dict[str, np.ndarray]:
 def _merge(old: dict[str, np.ndarray] | None, new: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     "Union of two sets of sorted, unique bars; `new` wins on equal times."
     if old is None or len(old["time"]) == 0: return new
+    if len(new["time"]) == 0: return old
     if old["time"][-1] < new["time"][0]: return {c: np.concatenate([old[c], new[c]]) for c in new}
     t = np.concatenate([old["time"], new["time"]])
     order = np.argsort(t, kind="stable")          # stable: of two equal times the new one comes second
@@ -92,6 +124,20 @@ def _merge(old: dict[str, np.ndarray] | None, new: dict[str, np.ndarray]) -> dic
     return {c: np.concatenate([old[c], new[c]])[keep] for c in new}
 
 # %% ../../nbs/13_tiers.s3.ipynb #2f0bcaef
+def _check_root(root: str) -> str:
+    "`root` itself when it is a local path or `s3://bucket[/prefix]`; else a one-line `ConfigError`."
+    if "://" not in root:
+        if not root.strip(): raise ConfigError("empty lake root — set AXIA_LAKE_URI to a directory or s3://bucket/prefix")
+        return root
+    scheme, rest = root.split("://", 1)
+    if scheme != "s3":
+        raise ConfigError(f"lake URI scheme {scheme[:16]!r}:// is not supported — use a local directory or s3://bucket/prefix")
+    bucket = rest.split("/", 1)[0]
+    if "@" in bucket or ":" in bucket:
+        raise ConfigError("lake URI must not contain credentials — use s3://bucket/prefix and the AWS credential chain")
+    if len(bucket) < 3: raise ConfigError("lake URI needs a bucket name of at least 3 characters: s3://bucket/prefix")
+    return root
+
 def lake_filesystem(root: str | os.PathLike,  # local directory or `s3://bucket/prefix`
                     endpoint_url: str | None = None,  # e.g. `http://127.0.0.1:5000` for moto or MinIO
                     region: str = "us-east-1",
@@ -99,7 +145,7 @@ def lake_filesystem(root: str | os.PathLike,  # local directory or `s3://bucket/
                     secret_key: str | None = None,
                    ) -> tuple[pafs.FileSystem, str, bool]:  # (filesystem, base path, is_local)
     "The `pyarrow.fs` filesystem and base path of a lake root."
-    root = os.fspath(root)
+    root = _check_root(os.fspath(root))
     if not root.startswith("s3://"):
         base = os.path.abspath(root).replace(os.sep, "/")
         return pafs.LocalFileSystem(), base, True
@@ -122,12 +168,16 @@ class S3OhlcvDataRepository(IOhlcvDataRepository):
                  region: str = "us-east-1",
                  access_key: str | None = None,       # None: environment / instance credentials
                  secret_key: str | None = None,
-                 clock: Callable[[], pd.Timestamp] = utc_now,  # "now" for `days=` and `get(hours)`
+                 clock: Callable[[], pd.Timestamp] = utc_now,  # "now" for `days=`, `get(hours)` and temp-file age
+                 stale_tmp_after: pd.Timedelta = pd.Timedelta("1h"),  # temp files older than this are a dead writer's
                 ):
         self.root = os.fspath(root)
         self.fs, self.base, self.is_local = lake_filesystem(root, endpoint_url, region, access_key, secret_key)
-        self.clock = clock
-        self.stats = Counter(partitions_read=0, partitions_written=0, bytes_read=0, corrupt_partitions=0)
+        self._s3_args = dict(endpoint_url=endpoint_url, region_name=region, aws_access_key_id=access_key,
+                             aws_secret_access_key=secret_key)
+        self.clock, self.stale_tmp_after = clock, pd.Timedelta(stale_tmp_after)
+        self.stats = Counter(partitions_read=0, partitions_written=0, bytes_read=0, corrupt_partitions=0, conflicts=0)
+        self._layout_ok, self._client = False, None
 
     def __repr__(self): return f"S3OhlcvDataRepository({self.root!r})"
 
@@ -141,78 +191,200 @@ class S3OhlcvDataRepository(IOhlcvDataRepository):
         "`IOhlcvDataRepository.write`: same as `save_ohlcv_data`."
         return self.save_ohlcv_data(symbol, timeframe, df)
 
-def _method(cls, name: str):
-    "Attach the decorated function to `cls` as `name`: the class grows cell by cell (no fastcore at run time)."
-    def attach(f):
-        f.__name__, f.__qualname__ = name, f"{cls.__name__}.{name}"
-        setattr(cls, name, f)
-        return f
-    return attach
-
 # %% ../../nbs/13_tiers.s3.ipynb #23ca9fee
-def _row_groups(meta: pq.FileMetaData, start_ns: int | None, end_ns: int | None) -> list[int]:
-    "Row groups whose `time` statistics overlap [start, end)."
-    keep = []
-    for i in range(meta.num_row_groups):
-        st = meta.row_group(i).column(0).statistics
-        if st is None or not st.has_min_max: keep.append(i); continue
-        lo, hi = st.min_raw, st.max_raw
-        if (start_ns is None or hi >= start_ns) and (end_ns is None or lo < end_ns): keep.append(i)
-    return keep
+@patch
+def _s3(self: S3OhlcvDataRepository):
+    "A boto3 S3 client for conditional writes (created on first use)."
+    if self._client is None:
+        import boto3
+        self._client = boto3.client("s3", **{k: v for k, v in self._s3_args.items() if v})
+    return self._client
 
-def _slice(table: pa.Table, start_ns: int | None, end_ns: int | None) -> pa.Table:
-    "Rows with start <= time < end of a table sorted by time."
-    t = table.column(0).to_numpy().view("int64")
-    i = 0 if start_ns is None else int(np.searchsorted(t, start_ns, "left"))
-    j = len(t) if end_ns is None else int(np.searchsorted(t, end_ns, "left"))
-    return table.slice(i, j - i)
+@patch
+def _bucket_key(self: S3OhlcvDataRepository, rel: str) -> tuple[str, str]:
+    bucket, _, prefix = self.base.partition("/")
+    return bucket, f"{prefix}/{rel}" if prefix else rel
+
+@patch
+def _read_marker(self: S3OhlcvDataRepository) -> dict | None:
+    "The layout marker, or None when the lake has none."
+    try:
+        with self.fs.open_input_stream(f"{self.base}/{LAYOUT_FILE}") as f: return json.loads(f.read())
+    except FileNotFoundError: return None
+    except (ValueError, OSError) as e:
+        raise LakeLayoutError(f"unreadable {LAYOUT_FILE} in lake {self.root}: {type(e).__name__} — restore it or run `axia lake migrate`") from e
+
+@patch
+def _write_marker(self: S3OhlcvDataRepository, **extra) -> None:
+    "Write the marker (atomically: temp file + rename locally, one PUT on S3)."
+    data = json.dumps({**LAYOUT, **extra}, sort_keys=True).encode()
+    if not self.is_local:
+        bucket, key = self._bucket_key(LAYOUT_FILE)
+        self._s3().put_object(Bucket=bucket, Key=key, Body=data)
+        return
+    os.makedirs(self.base, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=self.base, prefix=f".{LAYOUT_FILE}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
+    os.replace(tmp, f"{self.base}/{LAYOUT_FILE}")
+
+@patch
+def _has_data(self: S3OhlcvDataRepository) -> bool:
+    sel = pafs.FileSelector(f"{self.base}/ohlcv", recursive=False, allow_not_found=True)
+    return any(not os.path.basename(i.path).startswith((".", "_")) for i in self.fs.get_file_info(sel))
+
+@patch
+def _layout_state(self: S3OhlcvDataRepository, writing: bool = False) -> str:
+    "'ok', 'empty' (no marker, no data) or 'migrating'; raises `LakeLayoutError` for a lake this version cannot use."
+    if self._layout_ok: return "ok"
+    marker = self._read_marker()
+    if marker is None:
+        if not self._has_data(): return "empty"
+        raise LakeLayoutError(f"lake {self.root} is in the old layout 1 (UTC-month partitions, ns timestamps) — "
+                              f"run `axia lake migrate` once to rewrite it in layout {LAYOUT_VERSION}")
+    if marker.get("layout") != LAYOUT_VERSION:
+        raise LakeLayoutError(f"lake {self.root} has layout {marker.get('layout')!r}, this axia reads layout "
+                              f"{LAYOUT_VERSION} — upgrade axia or run `axia lake migrate`")
+    if marker.get("state") == "migrating":
+        if writing: raise LakeLayoutError(f"lake {self.root} is being migrated (or a migration was interrupted) — "
+                                          "run `axia lake migrate` to finish it before saving")
+        return "migrating"
+    self._layout_ok = True
+    return "ok"
 
 # %% ../../nbs/13_tiers.s3.ipynb #24b2a4e3
-class CorruptPartition(Exception): "A partition file that cannot be decoded as lake Parquet."
+def _unit_factor(schema: pa.Schema) -> int:
+    "ns per stored time unit (1000 for layout 2, 1 for layout-1 files); raises `CorruptPartition` for another schema."
+    s = schema.remove_metadata()
+    if s.equals(ARROW_SCHEMA): return 1000
+    if s.equals(_NS_SCHEMA): return 1
+    raise CorruptPartition(f"unexpected schema {s}")
 
-def _decode(buf: pa.Buffer, start_ns=None, end_ns=None) -> pa.Table:
-    "Decode a lake file (only the row groups the range needs), or raise `CorruptPartition`."
-    try:
-        pf = pq.ParquetFile(pa.BufferReader(buf))
-        if not pf.schema_arrow.remove_metadata().equals(ARROW_SCHEMA):
-            raise CorruptPartition(f"unexpected schema {pf.schema_arrow.remove_metadata()}")
-        table = pf.read_row_groups(_row_groups(pf.metadata, start_ns, end_ns), use_threads=False)
-        return _slice(table, start_ns, end_ns).replace_schema_metadata(pf.schema_arrow.metadata)
-    except (pa.ArrowException, OSError, ValueError, IndexError) as e:
-        raise CorruptPartition(f"{type(e).__name__}: {e}") from e
+def _ceil_div(x: int, k: int) -> int: return -(-x // k)
+
+class _Part:
+    "One partition file (its bytes, or an open local file): footer parsed, row groups for [start, end) chosen."
+    def __init__(self, key: str, src: pa.Buffer | pa.NativeFile, start_ns: int | None, end_ns: int | None):
+        self.key = key
+        try:
+            self.pf = pq.ParquetFile(pa.BufferReader(src) if isinstance(src, pa.Buffer) else src)
+            self.factor = _unit_factor(self.pf.schema_arrow)
+            self.lo = None if start_ns is None else _ceil_div(start_ns, self.factor)   # in the file's unit
+            self.hi = None if end_ns is None else _ceil_div(end_ns, self.factor)
+            meta, self.groups, self.inside = self.pf.metadata, [], True
+            for i in range(meta.num_row_groups):
+                st = meta.row_group(i).column(0).statistics
+                if st is None or not st.has_min_max: self.groups.append(i); self.inside = False; continue
+                if (self.lo is None or st.max_raw >= self.lo) and (self.hi is None or st.min_raw < self.hi):
+                    self.groups.append(i)
+                    self.inside &= (self.lo is None or st.min_raw >= self.lo) and (self.hi is None or st.max_raw < self.hi)
+            self.rows = sum(meta.row_group(i).num_rows for i in self.groups)
+            self.synthetic = (self.pf.schema_arrow.metadata or {}).get(SYNTHETIC_KEY) == b"1"
+        except (pa.ArrowException, OSError, ValueError, IndexError) as e:
+            raise CorruptPartition(f"{type(e).__name__}: {e}") from e
+
+    def table(self) -> pa.Table:
+        "The rows with start <= time < end (decodes only the chosen row groups)."
+        try:
+            t = self.pf.read_row_groups(self.groups, use_threads=False) if self.groups else self.pf.schema_arrow.empty_table()
+            if self.inside or t.num_rows == 0: return t       # every chosen row group lies inside the range
+            times = t.column(0).combine_chunks().cast(pa.int64()).to_numpy()
+        except (pa.ArrowException, OSError, ValueError, IndexError) as e:
+            raise CorruptPartition(f"{type(e).__name__}: {e}") from e
+        i = 0 if self.lo is None else int(np.searchsorted(times, self.lo, "left"))
+        j = len(times) if self.hi is None else int(np.searchsorted(times, self.hi, "left"))
+        return t.slice(i, j - i)
 
 # %% ../../nbs/13_tiers.s3.ipynb #5e0143b6
-@_method(S3OhlcvDataRepository, "_load_partition")
-def _lake_load_partition(self: S3OhlcvDataRepository,
-                    key: str,                           # from `_generate_partition_keys`
-                    start: pd.Timestamp | None = None,  # keep rows with time >= start
-                    end: pd.Timestamp | None = None,    # … and time < end
-                   ) -> pa.Table | None:                # rows in range; None when missing or corrupt
-    "Read one partition, touching only the row groups the range needs."
-    path = self._path(key)
+@patch
+def _fetch(self: S3OhlcvDataRepository, key: str) -> pa.Buffer | None:
+    "The bytes of one partition file (S3: one HEAD, one GET); None when it does not exist."
     try:
-        with self.fs.open_input_file(path) as f: buf = f.read_buffer()   # S3: one HEAD, one GET
+        with self.fs.open_input_file(self._path(key)) as f: buf = f.read_buffer()
     except FileNotFoundError: return None
     self.stats["partitions_read"] += 1; self.stats["bytes_read"] += buf.size
-    try: return _decode(buf, start and start.value, end and end.value)
-    except CorruptPartition as e:
-        self.stats["corrupt_partitions"] += 1
-        log.warning("skipping corrupt lake partition %s: %s", path, e)
-        return None
+    return buf
+
+@patch
+def _corrupt(self: S3OhlcvDataRepository, key: str, e: Exception, found: list[str]) -> None:
+    self.stats["corrupt_partitions"] += 1
+    found.append(key)
+    log.warning("corrupt lake partition %s: %s", self._path(key), e)
+
+@patch
+def _open(self: S3OhlcvDataRepository, key: str) -> pa.NativeFile | pa.Buffer | None:
+    "A local partition as an open file (read lazily: footer now, column chunks when decoded); on S3 its bytes in one GET."
+    if not self.is_local: return self._fetch(key)
+    try: f = self.fs.open_input_file(self._path(key))
+    except FileNotFoundError: return None
+    self.stats["partitions_read"] += 1; self.stats["bytes_read"] += f.size()
+    return f
+
+@patch
+def _parts(self: S3OhlcvDataRepository, keys: list[str], start_ns, end_ns, corrupt: list[str]) -> list[_Part]:
+    "Open the partitions of `keys` (missing ones skipped, corrupt ones recorded)."
+    out = []
+    for k in keys:
+        if (src := self._open(k)) is None: continue
+        try: out.append(_Part(k, src, start_ns, end_ns))
+        except CorruptPartition as e: self._corrupt(k, e, corrupt)
+    return out
+
+# %% ../../nbs/13_tiers.s3.ipynb #1cd963f3
+def _into(dst: np.ndarray, col: pa.ChunkedArray, factor: int = 1) -> None:
+    "Copy an Arrow column into the 1-d buffer `dst`, chunk by chunk (`factor`: multiply, for time units)."
+    pos = 0
+    for ch in col.chunks:
+        v = ch.to_numpy(zero_copy_only=False)
+        if v.dtype.kind == "M": v = v.view("int64")
+        if factor == 1: dst[pos:pos + len(v)] = v
+        else: np.multiply(v, factor, out=dst[pos:pos + len(v)])
+        pos += len(v)
+
+def _frame(parts: list[_Part], corrupt: list[str], on_corrupt) -> pd.DataFrame:
+    "One frame in the axia schema from opened partitions (sorted, disjoint, in order)."
+    cap = sum(p.rows for p in parts)
+    if cap == 0: return mark_synthetic(empty_ohlcv(), False)
+    times, prices, volumes = np.empty(cap, "int64"), np.empty((4, cap)), np.empty((3, cap), "int64")
+    n, synthetic = 0, False
+    for p in parts:
+        try: t = p.table()
+        except CorruptPartition as e: on_corrupt(p.key, e, corrupt); continue
+        m = t.num_rows
+        if m == 0: continue
+        _into(times[n:n + m], t.column(0), p.factor)
+        for i, c in enumerate(PRICE_COLUMNS): _into(prices[i, n:n + m], t.column(c))
+        for i, c in enumerate(VOLUME_COLUMNS): _into(volumes[i, n:n + m], t.column(c))
+        n, synthetic = n + m, synthetic or p.synthetic
+        del t
+        p.pf = None                          # close a local file, free an S3 object's bytes
+    if n == 0: return mark_synthetic(empty_ohlcv(), False)
+    idx = pd.DatetimeIndex(times[:n], dtype=pd.DatetimeTZDtype("ns", "UTC"), copy=False, name="time")
+    df = pd.concat([pd.DataFrame(prices[:, :n].T, index=idx, columns=PRICE_COLUMNS, copy=False),
+                    pd.DataFrame(volumes[:, :n].T, index=idx, columns=VOLUME_COLUMNS, copy=False)], axis=1)
+    return mark_synthetic(df, synthetic)
+
+def _range(clock, days, start, end) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    "(start, end) from the plan's arguments."
+    start, end = as_utc(start), as_utc(end)
+    if days is not None and start is None:
+        if not days > 0: raise InvalidRange(f"days={days!r} — ask for a positive number of days")
+        end = end if end is not None else as_utc(clock())
+        start = end - pd.Timedelta(days=days)
+    return start, end
 
 # %% ../../nbs/13_tiers.s3.ipynb #d86859ba
 _KEY_RE = re.compile(r"ohlcv/symbol=(?P<symbol>[^/]+)/timeframe=(?P<tf>[^/]+)/year=(?P<year>\d{4})/month=(?P<month>\d{1,2})/"
                      + re.escape(DATA_FILE) + "$")
 
-@_method(S3OhlcvDataRepository, "_generate_partition_keys")
-def _lake_generate_partition_keys(self, symbol: str, timeframe: Timeframe | str,
-                                  start_date: pd.Timestamp, end_date: pd.Timestamp) -> list[str]:
+@patch
+def _generate_partition_keys(self: S3OhlcvDataRepository, symbol: str, timeframe: Timeframe | str,
+                             start_date: pd.Timestamp, end_date: pd.Timestamp) -> list[str]:
     "Keys of the partitions that can hold bars in [start_date, end_date), oldest first."
     tf = Timeframe.parse(timeframe)
     return [_id_key(validate_symbol(symbol), tf, pid) for pid in _month_ids(as_utc(start_date), as_utc(end_date), tf)]
 
-@_method(S3OhlcvDataRepository, "_list_partitions")
-def _lake_list_partitions(self, prefix: str = "ohlcv") -> list[tuple[str, str, int, str, int]]:
+@patch
+def _list_partitions(self: S3OhlcvDataRepository, prefix: str = "ohlcv") -> list[tuple[str, str, int, str, int]]:
     "(symbol, timeframe, partition id, key, size) of every data file under `prefix`, sorted."
     sel = pafs.FileSelector(f"{self.base}/{prefix}", recursive=True, allow_not_found=True)
     found = []
@@ -224,157 +396,308 @@ def _lake_list_partitions(self, prefix: str = "ohlcv") -> list[tuple[str, str, i
     return sorted(found)
 
 # %% ../../nbs/13_tiers.s3.ipynb #9e92ad7c
-def _frame(tables: list[pa.Table]) -> pd.DataFrame:
-    "One frame in the axia schema from lake tables (sorted, disjoint, in order)."
-    tables = [t for t in tables if t.num_rows]
-    if not tables: return mark_synthetic(empty_ohlcv(), False)
-    col = lambda i: np.concatenate([t.column(i).to_numpy() for t in tables])   # always a fresh, writable array
-    idx = pd.DatetimeIndex(col(0).view("datetime64[ns]"), name="time").tz_localize("UTC")
-    df = pd.DataFrame({c: col(i + 1) for i, c in enumerate(OHLCV_COLUMNS)}, index=idx, copy=False)
-    return mark_synthetic(df, any(t.schema.metadata.get(SYNTHETIC_KEY) == b"1" for t in tables))
-
-def _range(clock, days, start, end) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    "(start, end) from the plan's arguments."
-    start, end = as_utc(start), as_utc(end)
-    if days is not None and start is None:
-        if not days > 0: raise InvalidRange(f"days={days!r} — ask for a positive number of days")
-        end = end if end is not None else as_utc(clock())
-        start = end - pd.Timedelta(days=days)
-    return start, end
-
-# %% ../../nbs/13_tiers.s3.ipynb #15683e0b
-@_method(S3OhlcvDataRepository, "load_ohlcv")
-def _lake_load_ohlcv(self,
-                     symbol: str,                 # broker symbol, e.g. "USDJPY" or "EURUSD.pro"
-                     timeframe: Timeframe | str,  # M1 … MN1
-                     days: float | None = None,   # the last N days, up to `end_date` or now
-                     start_date=None,             # inclusive UTC start; overrides `days`
-                     end_date=None,               # exclusive UTC end; None: up to the newest bar
-                    ) -> pd.DataFrame:            # bars in the axia schema; empty when nothing is stored
+@patch
+def load_ohlcv(self: S3OhlcvDataRepository,
+               symbol: str,                 # broker symbol, e.g. "USDJPY" or "EURUSD.pro"
+               timeframe: Timeframe | str,  # M1 … MN1
+               days: float | None = None,   # the last N days, up to `end_date` or now
+               start_date=None,             # inclusive UTC start; overrides `days`
+               end_date=None,               # exclusive UTC end; None: up to the newest bar
+              ) -> pd.DataFrame:            # bars in the axia schema; empty when nothing is stored
     "Read bars from the lake, touching only the partitions the range needs."
     symbol, tf = validate_symbol(symbol), Timeframe.parse(timeframe)
     start, end = _range(self.clock, days, start_date, end_date)
-    if start is not None and end is not None: keys = self._generate_partition_keys(symbol, tf, start, end)
+    state = self._layout_state()
+    if state == "empty": return mark_synthetic(empty_ohlcv(), False)
+    if start is not None and end is not None:
+        pids = _month_ids(start, end, tf)
+        if state == "migrating" and pids: pids = [_pid_add(pids[0], -1)] + pids + [_pid_add(pids[-1], 1)]
+        keys = [_id_key(symbol, tf, p) for p in pids]
     else:
-        lo = -1 if start is None else _partition_ids(tf, np.array([start.value]))[0]
-        hi = 1 << 62 if end is None else _partition_ids(tf, np.array([end.value - 1]))[0]
-        keys = [k for *_, pid, k, _ in self._list_partitions(series_prefix(symbol, tf))
-                if lo <= pid <= hi]
-    return _frame([t for k in keys if (t := self._load_partition(k, start, end)) is not None])
+        lo = -1 if start is None else _pid_add(_fx_pid(start.value), -1 if state == "migrating" else 0)
+        hi = 1 << 62 if end is None else _pid_add(_fx_pid(end.value - 1), 1 if state == "migrating" else 0)
+        keys = [k for *_, pid, k, _ in self._list_partitions(series_prefix(symbol, tf)) if lo <= pid <= hi]
+    corrupt: list[str] = []
+    df = _frame(self._parts(keys, start and start.value, end and end.value, corrupt), corrupt, self._corrupt)
+    if state == "migrating" and not (df.index.is_monotonic_increasing and df.index.is_unique):
+        df = df[~df.index.duplicated(keep="last")].sort_index()
+    if corrupt: df.attrs["corrupt_partitions"] = corrupt
+    return df
 
-# %% ../../nbs/13_tiers.s3.ipynb #6417903d
-@_method(S3OhlcvDataRepository, "_commit")
-def _lake_commit(self, key: str, data: pa.Buffer) -> None:
-    "Replace one partition file atomically: readers see the old file or the new one, never a part."
-    path = self._path(key)
+# %% ../../nbs/13_tiers.s3.ipynb #15683e0b
+_CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
+MAX_COMMIT_TRIES = 30
+
+@patch
+def _sweep_tmp(self: S3OhlcvDataRepository, folder: str) -> int:
+    "Remove temp files of dead writers (older than `stale_tmp_after`) in a local partition folder."
+    removed, now = 0, as_utc(self.clock()).timestamp()
+    for name in os.listdir(folder):
+        if not (name.startswith(f".{DATA_FILE}.") and name.endswith(".tmp")): continue
+        try:
+            if now - os.stat(f"{folder}/{name}").st_mtime > self.stale_tmp_after.total_seconds():
+                os.remove(f"{folder}/{name}"); removed += 1
+        except FileNotFoundError: pass
+    if removed: log.info("removed %d stale temp file(s) in %s", removed, folder)
+    return removed
+
+@patch
+def _commit(self: S3OhlcvDataRepository, key: str, data: pa.Buffer, etag: str | None = None) -> bool:
+    "Replace one partition file atomically; on S3 only if it is still the version read (`etag`; None: absent). False on a conflict."
     if not self.is_local:
-        with self.fs.open_output_stream(path) as f: f.write(data)   # the complete object in one PUT
-        return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{DATA_FILE}.", suffix=".tmp")
+        from botocore.exceptions import ClientError
+        bucket, obj = self._bucket_key(f"{key}/{DATA_FILE}")
+        cond = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try: self._s3().put_object(Bucket=bucket, Key=obj, Body=data.to_pybytes(), **cond)   # one PUT: never partial
+        except ClientError as e:
+            err = e.response.get("Error", {})
+            if err.get("Code") in _CONFLICT_CODES or str(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")) in _CONFLICT_CODES:
+                return False
+            raise
+        return True
+    folder = os.path.dirname(self._path(key))
+    os.makedirs(folder, exist_ok=True)
+    self._sweep_tmp(folder)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{DATA_FILE}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, self._path(key))
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
         raise
+    return True
 
-@_method(S3OhlcvDataRepository, "_lock")
-def _lake_lock(self, key: str):
-    "An inter-process lock on one local partition (nothing on S3)."
+@patch
+def _lock(self: S3OhlcvDataRepository, key: str):
+    "An inter-process lock on one local partition (nothing on S3: conditional writes instead)."
     if not self.is_local: return nullcontext()
     folder = f"{self.base}/{key}"
     os.makedirs(folder, exist_ok=True)
     return FileLock(f"{folder}/.{DATA_FILE}.lock")
 
-# %% ../../nbs/13_tiers.s3.ipynb #4d635eb7
-@_method(S3OhlcvDataRepository, "_read_stored")
-def _lake_read_stored(self, key: str) -> tuple[dict[str, np.ndarray] | None, bool | None]:
-    "All bars of a partition as numpy columns, and its synthetic flag; (None, None) when absent or corrupt."
-    corrupt_before = self.stats["corrupt_partitions"]
-    table = self._load_partition(key)
-    if self.stats["corrupt_partitions"] > corrupt_before:   # keep the unreadable file aside, then rewrite
+# %% ../../nbs/13_tiers.s3.ipynb #f952d375
+@patch
+def _get(self: S3OhlcvDataRepository, key: str) -> tuple[pa.Buffer | None, str | None]:
+    "A partition's bytes and (on S3) its ETag, read together; (None, None) when absent."
+    if self.is_local: return self._fetch(key), None
+    bucket, obj = self._bucket_key(f"{key}/{DATA_FILE}")
+    try: r = self._s3().get_object(Bucket=bucket, Key=obj)
+    except self._s3().exceptions.NoSuchKey: return None, None
+    buf = pa.py_buffer(r["Body"].read())
+    self.stats["partitions_read"] += 1; self.stats["bytes_read"] += buf.size
+    return buf, r["ETag"]
+
+@patch
+def _read_stored(self: S3OhlcvDataRepository, key: str) -> tuple[dict[str, np.ndarray] | None, bool | None, str | None]:
+    "All bars of a partition as numpy columns (`time` in ns), its synthetic flag and ETag; (None, None, etag) when absent or corrupt."
+    buf, etag = self._get(key)
+    if buf is None: return None, None, None
+    try: p = _Part(key, buf, None, None); t = p.table()
+    except CorruptPartition as e:          # keep the unreadable file aside, then let the save rewrite it
+        self._corrupt(key, e, [])
         aside = f"{self.base}/{key}/.{DATA_FILE}.corrupt-{uuid.uuid4().hex[:8]}"
         self.fs.copy_file(self._path(key), aside)
         log.warning("kept corrupt lake partition as %s before rewriting it", aside)
-    if table is None: return None, None
-    cols = {"time": table.column(0).to_numpy().view("int64"), **{c: table.column(c).to_numpy() for c in OHLCV_COLUMNS}}
-    return cols, table.schema.metadata.get(SYNTHETIC_KEY) == b"1"
+        return None, None, etag
+    return _table_columns(t, p.factor), p.synthetic, etag
+
+def _table_columns(t: pa.Table, factor: int) -> dict[str, np.ndarray]:
+    "numpy columns of a lake table, `time` as int64 ns."
+    return {"time": t.column(0).combine_chunks().cast(pa.int64()).to_numpy() * factor,
+            **{c: t.column(c).to_numpy() for c in OHLCV_COLUMNS}}
 
 def _provenance(synthetic: bool) -> str: return "synthetic" if synthetic else "real"
 
-@_method(S3OhlcvDataRepository, "save_ohlcv_data")
-def _lake_save_ohlcv_data(self,
-                          symbol: str,                 # broker symbol
-                          timeframe: Timeframe | str,  # M1 … MN1
-                          df: pd.DataFrame,            # valid bars (`validate_ohlcv`); `attrs["synthetic"]` is kept
-                         ) -> int:                     # number of bars saved
+def _check_provenance(key, old, old_synthetic, synthetic):
+    if old is not None and len(old["time"]) and old_synthetic != synthetic:
+        raise InvalidBars(f"refusing to merge {_provenance(synthetic)} bars into {key}, which holds "
+                          f"{_provenance(old_synthetic)} bars — keep synthetic data in a separate lake root")
+
+# %% ../../nbs/13_tiers.s3.ipynb #0254555b
+@patch
+def _ensure_marker(self: S3OhlcvDataRepository) -> None:
+    "Check the layout before a write; an empty lake gets its marker first."
+    if self._layout_state(writing=True) == "empty":
+        self._write_marker()
+        self._layout_ok = True
+
+@patch
+def save_ohlcv_data(self: S3OhlcvDataRepository,
+                    symbol: str,                 # broker symbol
+                    timeframe: Timeframe | str,  # M1 … MN1
+                    df: pd.DataFrame,            # valid bars (`validate_ohlcv`); `attrs["synthetic"]` is kept
+                   ) -> int:                     # number of bars saved
     "Merge `df` into the lake (same timestamp: `df` wins), one atomic rewrite per partition."
     symbol, tf = validate_symbol(symbol), Timeframe.parse(timeframe)
     validate_ohlcv(df)
     if df.empty: return 0
+    self._ensure_marker()
     synthetic, cols = is_synthetic(df), _columns(df)
     pids = _partition_ids(tf, cols["time"])
     cuts = np.flatnonzero(np.diff(pids)) + 1                       # bars are sorted: partitions are runs
     parts = {_id_key(symbol, tf, int(pids[i])): slice(i, j) for i, j in zip(np.r_[0, cuts], np.r_[cuts, len(pids)])}
     with ExitStack() as stack:
         for key in sorted(parts): stack.enter_context(self._lock(key))
-        merged = {}
+        stored = {}
+        for key in parts:
+            stored[key] = self._read_stored(key)
+            _check_provenance(key, *stored[key][:2], synthetic)
         for key, rows in parts.items():
-            old, old_synthetic = self._read_stored(key)
-            if old is not None and len(old["time"]) and old_synthetic != synthetic:
-                raise InvalidBars(f"refusing to merge {_provenance(synthetic)} bars into {key}, which holds "
-                                  f"{_provenance(old_synthetic)} bars — keep synthetic data in a separate lake root")
-            merged[key] = _merge(old, {c: v[rows] for c, v in cols.items()})
-        for key, m in merged.items():
-            self._commit(key, _encode(_to_table(m, synthetic)))
+            new, (old, old_synthetic, etag) = {c: v[rows] for c, v in cols.items()}, stored[key]
+            for attempt in range(MAX_COMMIT_TRIES):
+                if self._commit(key, _encode(_to_table(_merge(old, new), synthetic)), etag): break
+                self.stats["conflicts"] += 1                       # another writer committed first: merge again
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** attempt)))
+                old, old_synthetic, etag = self._read_stored(key)
+                _check_provenance(key, old, old_synthetic, synthetic)
+            else:
+                raise TierUnavailable(f"gave up saving {key} after {MAX_COMMIT_TRIES} conflicting writes — retry the save")
             self.stats["partitions_written"] += 1
     return len(df)
 
-# %% ../../nbs/13_tiers.s3.ipynb #a919ecc1
-@_method(S3OhlcvDataRepository, "series")
-def _lake_series(self) -> list[tuple[str, str]]:
+# %% ../../nbs/13_tiers.s3.ipynb #6417903d
+@patch
+def series(self: S3OhlcvDataRepository) -> list[tuple[str, str]]:
     "(symbol, timeframe) of every stored series."
     return sorted({(s, tf) for s, tf, *_ in self._list_partitions()})
 
-@_method(S3OhlcvDataRepository, "symbols")
-def _lake_symbols(self) -> list[str]:
+@patch
+def symbols(self: S3OhlcvDataRepository) -> list[str]:
     "Symbols with at least one stored partition."
     return sorted({s for s, _ in self.series()})
 
-@_method(S3OhlcvDataRepository, "_footer")
-def _lake_footer(self, path: str) -> tuple[int, int, int] | None:
+@patch
+def _footer(self: S3OhlcvDataRepository, path: str) -> tuple[int, int, int] | None:
     "(rows, first ns, last ns) from a file's footer; None when it cannot be read."
     try:
-        with self.fs.open_input_file(path) as f: meta = pq.ParquetFile(f).metadata
+        with self.fs.open_input_file(path) as f:
+            pf = pq.ParquetFile(f)
+            factor, meta = _unit_factor(pf.schema_arrow), pf.metadata
         stats = [meta.row_group(i).column(0).statistics for i in range(meta.num_row_groups)]
-        return meta.num_rows, min(s.min_raw for s in stats), max(s.max_raw for s in stats)
-    except (pa.ArrowException, OSError, ValueError, AttributeError) as e:
+        if not stats: return 0, 0, 0
+        return meta.num_rows, min(s.min_raw for s in stats) * factor, max(s.max_raw for s in stats) * factor
+    except (pa.ArrowException, OSError, ValueError, AttributeError, CorruptPartition) as e:
         self.stats["corrupt_partitions"] += 1
-        log.warning("skipping unreadable lake partition %s: %s", path, e)
+        log.warning("corrupt lake partition %s: %s", path, e)
         return None
 
-# %% ../../nbs/13_tiers.s3.ipynb #d4de4e94
-@_method(S3OhlcvDataRepository, "coverage")
-def _lake_coverage(self,
-                   symbol: str | None = None,               # only this symbol
-                   timeframe: Timeframe | str | None = None, # only this timeframe
-                  ) -> pd.DataFrame:  # symbol, timeframe, first, last, bars, bytes, partitions
-    "One row per stored series: first and last bar open, number of bars, bytes on storage, partitions."
+@patch
+def _scan(self: S3OhlcvDataRepository, symbol=None, timeframe=None) -> list[tuple]:
+    "(symbol, timeframe, key, size, footer or None) of the selected data files."
     prefix = "ohlcv"
     if symbol is not None: prefix += f"/symbol={validate_symbol(symbol)}"
     if symbol is not None and timeframe is not None: prefix = series_prefix(symbol, Timeframe.parse(timeframe))
     tfname = None if timeframe is None else Timeframe.parse(timeframe).storage_name
-    rows = []
-    for sym, tf, _, key, size in self._list_partitions(prefix):
-        if tfname is not None and tf != tfname: continue
-        if (f := self._footer(self._path(key))) is None or f[0] == 0: continue
-        rows.append((sym, tf, f[1], f[2], f[0], size))
-    cols = ["symbol", "timeframe", "first", "last", "bars", "bytes"]
-    raw = pd.DataFrame(rows, columns=cols)
+    self._layout_state()
+    return [(sym, tf, key, size, self._footer(self._path(key)))
+            for sym, tf, _, key, size in self._list_partitions(prefix) if tfname is None or tf == tfname]
+
+@patch
+def corrupt_partitions(self: S3OhlcvDataRepository,
+                       symbol: str | None = None,               # only this symbol
+                       timeframe: Timeframe | str | None = None, # only this timeframe
+                      ) -> list[str]:                           # keys, e.g. `ohlcv/symbol=USDJPY/timeframe=H1/year=2026/month=10`
+    "Partitions whose file cannot be read (from footers: a truncated file fails here)."
+    return [key for *_, key, _, f in self._scan(symbol, timeframe) if f is None]
+
+@patch
+def coverage(self: S3OhlcvDataRepository,
+             symbol: str | None = None,               # only this symbol
+             timeframe: Timeframe | str | None = None, # only this timeframe
+            ) -> pd.DataFrame:  # symbol, timeframe, first, last, bars, bytes, partitions, corrupt
+    "One row per stored series: first and last bar open, bars, bytes on storage, partitions, corrupt partitions."
+    rows = [(sym, tf, *(f[1:] if f else (None, None)), f[0] if f else 0, size, f is None)
+            for sym, tf, key, size, f in self._scan(symbol, timeframe) if f is None or f[0] > 0]
+    raw = pd.DataFrame(rows, columns=["symbol", "timeframe", "first", "last", "bars", "bytes", "corrupt"])
     out = raw.groupby(["symbol", "timeframe"], sort=True).agg(
         first=("first", "min"), last=("last", "max"), bars=("bars", "sum"), bytes=("bytes", "sum"),
-        partitions=("bars", "size")).reset_index()
-    for c in ["first", "last"]: out[c] = pd.to_datetime(out[c].astype("int64"), unit="ns", utc=True)
-    return out.astype({"bars": "int64", "bytes": "int64", "partitions": "int64"})
+        partitions=("bars", "size"), corrupt=("corrupt", "sum")).reset_index()
+    for c in ["first", "last"]: out[c] = pd.to_datetime(out[c].astype("Int64"), unit="ns", utc=True)
+    return out.astype({"bars": "int64", "bytes": "int64", "partitions": "int64", "corrupt": "int64"})
+
+# %% ../../nbs/13_tiers.s3.ipynb #4d635eb7
+@patch
+def _remove(self: S3OhlcvDataRepository, key: str) -> None:
+    try: self.fs.delete_file(self._path(key))
+    except FileNotFoundError: pass
+
+def migrate_lake(root_or_repo: str | os.PathLike | S3OhlcvDataRepository,  # lake root (dir or `s3://bucket/prefix`) or a repository
+                 *,
+                 endpoint_url: str | None = None,   # S3-compatible endpoint when a root is given
+                 region: str = "us-east-1",
+                 access_key: str | None = None,
+                 secret_key: str | None = None,
+                 progress: Callable[[str], None] | None = None,  # called with each key as it is migrated
+                ) -> dict:  # what was done: layout before/after, files checked/rewritten/removed, bars moved, corrupt keys
+    "Rewrite a lake in the current layout, idempotently and crash-safely (see above)."
+    repo = root_or_repo if isinstance(root_or_repo, S3OhlcvDataRepository) else S3OhlcvDataRepository(
+        root_or_repo, endpoint_url=endpoint_url, region=region, access_key=access_key, secret_key=secret_key)
+    marker = repo._read_marker()
+    before = 1 if marker is None else marker.get("layout")
+    report = dict(root=repo.root, layout_before=before, layout_after=LAYOUT_VERSION, files_checked=0,
+                  files_rewritten=0, files_removed=0, bars=0, bars_moved=0, corrupt=[])
+    if marker is not None and marker.get("layout") == LAYOUT_VERSION and marker.get("state") != "migrating":
+        return report                                          # already current: nothing to do
+    if marker is None and not repo._has_data():
+        repo._write_marker(); return report
+    repo._write_marker(state="migrating")
+    for sym, tf, pid, key, _ in repo._list_partitions():
+        report["files_checked"] += 1
+        with repo._lock(key):
+            buf, etag = repo._get(key)
+            if buf is None: continue
+            try: p = _Part(key, buf, None, None); cols, synthetic = _table_columns(p.table(), p.factor), p.synthetic
+            except CorruptPartition as e:                      # left as found, reported
+                repo._corrupt(key, e, report["corrupt"]); continue
+            ids = _partition_ids(Timeframe.parse(tf), cols["time"])
+            own = ids == pid
+            if own.all() and p.factor == 1000: continue        # already layout 2
+            report["bars"] += int(own.sum())
+            for other in np.unique(ids[~own]):                 # 1. copy the bars of other months into their files
+                okey, rows = _id_key(sym, Timeframe.parse(tf), int(other)), ids == other
+                with repo._lock(okey):
+                    old, _, oetag = repo._read_stored(okey)
+                    moved = {c: v[rows] for c, v in cols.items()}
+                    if not repo._commit(okey, _encode(_to_table(_merge(moved, old), synthetic)), oetag):
+                        raise TierUnavailable(f"{okey} changed during the migration — stop the writers and run it again")
+                report["bars_moved"] += int(rows.sum()); report["files_rewritten"] += 1
+            if own.any():                                      # 2. then rewrite this file with its own month only
+                if not repo._commit(key, _encode(_to_table({c: v[own] for c, v in cols.items()}, synthetic)), etag):
+                    raise TierUnavailable(f"{key} changed during the migration — stop the writers and run it again")
+                report["files_rewritten"] += 1
+            else:
+                repo._remove(key); report["files_removed"] += 1
+        if progress: progress(key)
+    repo._write_marker()
+    repo._layout_ok = False
+    return report
+
+# %% ../../nbs/13_tiers.s3.ipynb #c4ef2960
+_ATHENA_TYPES = {pa.float64(): "double", pa.int64(): "bigint", pa.timestamp("us", tz="UTC"): "timestamp"}
+
+def athena_ddl(location: str,                    # the lake root, `s3://bucket/prefix`
+               table: str = "axia_ohlcv",        # table name (database-qualified if you like)
+               symbols: list[str] | None = None, # None: `symbol` is injected (queries name it); else an enum
+               years: tuple[int, int] = (2000, 2099),
+              ) -> str:                          # one `CREATE EXTERNAL TABLE` statement
+    "Athena / Glue DDL for an S3 lake, with partition projection."
+    if not location.startswith("s3://"): raise ConfigError("athena_ddl needs an s3://bucket/prefix location")
+    loc = location.rstrip("/") + "/ohlcv"
+    cols = ",\n  ".join(f"`{f.name}` {_ATHENA_TYPES[f.type]}" for f in ARROW_SCHEMA)
+    sym = (f"'projection.symbol.type' = 'enum', 'projection.symbol.values' = '{','.join(validate_symbol(x) for x in symbols)}'"
+           if symbols else "'projection.symbol.type' = 'injected'")
+    return f"""CREATE EXTERNAL TABLE IF NOT EXISTS {table} (
+  {cols}
+)
+PARTITIONED BY (`symbol` string, `timeframe` string, `year` int, `month` int)
+STORED AS PARQUET
+LOCATION '{loc}/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  {sym},
+  'projection.timeframe.type' = 'enum', 'projection.timeframe.values' = '{",".join(t.storage_name for t in Timeframe)}',
+  'projection.year.type' = 'integer', 'projection.year.range' = '{years[0]},{years[1]}',
+  'projection.month.type' = 'integer', 'projection.month.range' = '1,12',
+  'storage.location.template' = '{loc}/symbol=${{symbol}}/timeframe=${{timeframe}}/year=${{year}}/month=${{month}}/'
+)"""
