@@ -13,7 +13,7 @@ from pathlib import Path
 __all__ = ['SYMBOL', 'TIMEFRAME', 'SYMBOLS', 'TIMEFRAMES', 'DAYS', 'WHOLE_DAYS', 'LIMIT', 'PORT', 'INSTANT', 'SOURCES', 'EPILOG',
            'COMMANDS', 'UsageError', 'build_parser', 'header_line', 'cmd_get', 'cmd_collect', 'format_health',
            'cmd_info', 'cmd_symbols', 'cmd_warmup', 'cmd_query', 'cmd_detect_clock', 'cmd_import', 'cmd_export',
-           'cmd_stop', 'cmd_orders', 'cmd_kill_switch', 'cmd_chart', 'main']
+           'cmd_lake', 'cmd_stop', 'cmd_orders', 'cmd_kill_switch', 'cmd_chart', 'main']
 
 # %% ../nbs/70_cli.ipynb #1daecd06
 class UsageError(Exception): "A command line that cannot be run as written (exit status 2)."
@@ -258,6 +258,15 @@ def _add_export(subs, parents):
     p.add_argument("--output", "-o", metavar="FILE", required=True)
     p.add_argument("--tz", metavar="CLOCK", help="mt5 only: the server clock to write times in (default UTC)")
 
+def _add_lake(subs, parents):
+    p = _sub(subs, "lake", "Maintain the lake: `axia lake migrate` rewrites an older layout.", """
+        The lake writes its layout version in `_axia_lake.json`. A lake in an older layout (partitioned
+        by the UTC month, nanosecond timestamps) is refused until it is migrated; the migration is
+        idempotent and safe to interrupt (rerun it). Stop every writer (cron, the app) first.""", """
+        axia lake migrate
+        AXIA_LAKE_URI=s3://bucket/axia axia lake migrate""", parents)
+    p.add_argument("action", choices=["migrate"], help="what to do")
+
 def _add_stop(subs, parents):
     _sub(subs, "stop", "Stop the embedded Redis server of the data directory.", """
         axia starts its own redis-server for a data directory when no AXIA_REDIS_URL is set, and leaves
@@ -277,7 +286,7 @@ Settings come from AXIA_* environment variables or a .env file (AXIA_SYMBOLS, AX
 Run 'axia COMMAND --help' for what each command does."""
 
 _ADDERS = [_add_get, _add_collect, _add_info, _add_symbols, _add_warmup, _add_query, _add_orders, _add_chart,
-           _add_detect_clock, _add_import, _add_export, _add_stop]
+           _add_detect_clock, _add_import, _add_export, _add_lake, _add_stop]
 
 def build_parser() -> argparse.ArgumentParser:
     "The `axia` argument parser."
@@ -550,6 +559,20 @@ def cmd_export(args, out=sys.stdout, clock=None) -> int:
     print(report, file=out)
     return 0
 
+def cmd_lake(args, out=sys.stdout, clock=None) -> int:
+    "Migrate the lake to the current layout."
+    from axia.core import AxiaError
+    from axia.tiers.s3 import migrate_lake
+    s = _settings(args)
+    secret = lambda v: v.get_secret_value() if v is not None else None
+    report = migrate_lake(s.lake, endpoint_url=s.s3_endpoint_url, region=s.s3_region, access_key=secret(s.aws_access_key_id),
+                          secret_key=secret(s.aws_secret_access_key))
+    print(f"Lake {s.lake}: layout {report['layout_before']} → {report['layout_after']}; {report['files_checked']:,} files checked, "
+          f"{report['files_rewritten']:,} rewritten, {report['files_removed']:,} removed; {report['bars']:,} bars, "
+          f"{report['bars_moved']:,} moved to their FX month", file=out)
+    if report["corrupt"]: raise AxiaError(f"{len(report['corrupt'])} corrupt partition(s) left as they are: {', '.join(report['corrupt'][:5])}")
+    return 0
+
 def cmd_stop(args, out=sys.stdout, clock=None) -> int:
     "Stop the embedded Redis server of the data directory."
     from axia.tiers.redis import EmbeddedRedis
@@ -598,7 +621,7 @@ def cmd_chart(args, out=sys.stdout, clock=None) -> int:
 # %% ../nbs/70_cli.ipynb #ba164ca9
 COMMANDS = {"collect": cmd_collect, "get": cmd_get, "info": cmd_info, "symbols": cmd_symbols, "warmup": cmd_warmup,
             "query": cmd_query, "orders": cmd_orders, "kill-switch": cmd_kill_switch, "chart": cmd_chart,
-            "detect-clock": cmd_detect_clock, "import": cmd_import, "export": cmd_export, "stop": cmd_stop}
+            "detect-clock": cmd_detect_clock, "import": cmd_import, "export": cmd_export, "lake": cmd_lake, "stop": cmd_stop}
 
 def main(argv: list[str] | None = None,  # the arguments (default: the command line)
          clock=None,                     # what "now" is for the command (default: the wall clock)

@@ -246,3 +246,17 @@ def test_import_export_real_bars_end_to_end(tmp_path):
     assert len(back) == int(head.split(" · ")[1].split()[0].replace(",", "")) and back.index.min() >= pd.Timestamp("2017-05-01", tz="UTC")
     assert json.loads(Path(f"{out}.json").read_text())["synthetic"] is False
     EmbeddedRedis(d).stop()
+
+
+def test_lake_migrate_and_a_corrupt_partition_is_named(collected, data_dir):
+    "`axia lake migrate` on a current lake changes nothing; a truncated month shows as CORRUPT in `axia info` and PARTIAL in `get`."
+    r = axia("lake", "migrate", data_dir=data_dir, check=0)
+    assert "0 rewritten" in r.out and "0 moved" in r.out
+    part = sorted((data_dir / "lake").rglob("symbol=EURUSD/timeframe=M5/**/data.parquet"))[-1]
+    saved = part.read_bytes()
+    try:
+        part.write_bytes(saved[: len(saved) // 2])                     # a truncated month file
+        i = axia("info", data_dir=data_dir, check=1)
+        assert "CORRUPT" in i.out and "corrupt" in i.err
+    finally:
+        part.write_bytes(saved)
