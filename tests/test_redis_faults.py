@@ -1,5 +1,7 @@
 "The Redis tier under faults: stalled servers, the embedded server's trust rules, tampered values, odd keys."
 from __future__ import annotations
+import shutil
+import tempfile
 import logging, os, signal, stat, subprocess, sys, threading, time
 from pathlib import Path
 
@@ -177,10 +179,11 @@ def test_odd_keys_are_skipped_and_reported_never_fatal(redis_url):
 @pytest.fixture
 def runtime_dir(tmp_path, monkeypatch):
     "A private XDG_RUNTIME_DIR for this test, so long-path sockets never touch the machine's shared temp dir."
-    d = tmp_path / "run"
-    d.mkdir(mode=0o700)
+    d = Path(tempfile.mkdtemp(prefix="axrt-", dir="/tmp"))   # short, like /run/user/<uid>: a socket path must fit 107 bytes
+    d.chmod(0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(d))
-    return d
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
