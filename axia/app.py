@@ -19,8 +19,8 @@ from .core import AxiaError, Timeframe, is_market_open, utc_now
 __all__ = ['LAUNCHER', 'PRELOAD', 'DEFAULT_HOST', 'DEFAULT_PORT', 'NO_AUTH_WARNING', 'PERIODS', 'NO_DATA_HINT', 'FAILED',
            'PLACES', 'WHAT', 'CHART_DIR', 'app_script', 'streamlit_command', 'PortInUse', 'is_loopback', 'check_port',
            'app_url', 'run_app', 'settings_key', 'cached_stack', 'selectors', 'refresh_every', 'failed_steps',
-           'route_text', 'fallback_text', 'answer_caption', 'show_health', 'chart_component', 'draw_chart',
-           'show_chart', 'main']
+           'route_text', 'steps_markdown', 'fallback_text', 'answer_caption', 'show_health', 'chart_component',
+           'draw_chart', 'show_chart', 'chart_page', 'health_page', 'main']
 
 # %% ../nbs/51_app.ipynb #e0a3c29c
 LAUNCHER = '"The axia chart app: `streamlit run apps/axia_app.py`, or `axia chart`."\nfrom axia.app import main\n\nmain()\n'
@@ -180,6 +180,13 @@ def route_text(meta: dict) -> str:
     "`memory: miss → redis: hit`"
     return " → ".join(f"{s.get('step')}: {s.get('outcome')}" for s in meta.get("steps") or []) or "(no steps)"
 
+def steps_markdown(steps: list[dict]) -> str:
+    "The route's steps as a Markdown table: drawn by the page's Markdown renderer, with no table widget to load."
+    cols = ["step", "outcome", "reason", "ms"]
+    cell = lambda v: (f"{v:.2f}" if isinstance(v, float) else str(v if v is not None else "")).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+                      + ["| " + " | ".join(cell(s.get(c, "")) for c in cols) + " |" for s in steps])
+
 def _place(step) -> str: return PLACES.get(str(step), str(step))
 
 def fallback_text(step: dict, served_by: str) -> str:
@@ -271,11 +278,25 @@ def show_chart(stack, symbol: str, timeframe: str, period_days: float, scope: st
     st.caption(answer_caption(meta, every))
     with st.expander("Route of this answer"):
         st.caption(f"Route ({meta.get('use_case', 'chart')}): {route_text(meta)}")
-        if meta.get("steps"): st.table(pd.DataFrame(meta["steps"]).round({"ms": 2}), hide_index=True)
+        if meta.get("steps"): st.markdown(steps_markdown(meta["steps"]))
 
 # %% ../nbs/51_app.ipynb #4e0a291f
+def chart_page(stack, clock=utc_now):
+    "The chart page: the selectors in the sidebar, then the chart fragment, which redraws itself while bars close."
+    symbol, timeframe, period_days, overlays = selectors(stack.settings)
+    if st.sidebar.button("Reload", help="Forget cached answers and ask the tiers again"):
+        chart_data_source.clear()
+    scope = f"{settings_key(stack.settings)}:{id(stack)}"
+    every = refresh_every(timeframe, clock())
+    st.fragment(show_chart, run_every=every)(stack, symbol, timeframe, period_days, scope, overlays, clock, every)
+
+def health_page(stack):
+    "The tier-health page: the full report, worked out when the page is opened."
+    st.subheader("Tier health")
+    show_health(stack)
+
 def main(stack=None, clock=utc_now):
-    "The app's page. `stack`: an `axia.bootstrap` stack; None builds one from the environment's settings. `clock`: the time."
+    "The app: a chart page and a tier-health page. `stack`: an `axia.bootstrap` stack; None builds one from the environment's settings. `clock`: the time."
     st.set_page_config(page_title="axia charts", layout="wide")
     if stack is None:
         try:
@@ -284,11 +305,7 @@ def main(stack=None, clock=utc_now):
         except (AxiaError, ValueError, OSError) as e:   # bad settings, a lake that cannot be opened
             st.error(f"axia could not start its tiers: {type(e).__name__}: {e}")
             st.stop()
-    settings = stack.settings
-    symbol, timeframe, period_days, overlays = selectors(settings)
-    if st.sidebar.button("Reload", help="Forget cached answers and ask the tiers again"):
-        chart_data_source.clear()
-    scope = f"{settings_key(settings)}:{id(stack)}"
-    every = refresh_every(timeframe, clock())
-    st.fragment(show_chart, run_every=every)(stack, symbol, timeframe, period_days, scope, overlays, clock, every)
-    with st.expander("Tier health"): show_health(stack)   # the full report, on each page run (not on each refresh)
+    def chart(): chart_page(stack, clock)
+    def health(): health_page(stack)
+    st.navigation([st.Page(chart, title="Chart", icon=":material/candlestick_chart:", url_path="chart", default=True),
+                   st.Page(health, title="Tier health", icon=":material/monitor_heart:", url_path="health")]).run()

@@ -23,12 +23,30 @@ def caption(at) -> str:
 def bar_count(at) -> int: return int(caption(at).split(" bars")[0].replace(",", ""))
 
 
+def open_page(at, url_path: str):
+    "Switch an AppTest to one of the app's `st.navigation` pages (AppTest.switch_page takes page files only)."
+    hashes = [h for h, info in at._registered_pages.items() if info.get("url_pathname") == url_path]
+    assert hashes, f"no page {url_path!r} in {[i.get('url_pathname') for i in at._registered_pages.values()]}"
+    at._page_hash = hashes[0]
+    return at
+
+
 def metrics(at) -> dict: return {m.label: m.value for m in at.metric}
 
 
+def markdown_tables(at) -> list:
+    "Tables drawn as Markdown (the route's steps), read back into frames."
+    import pandas as pd
+    out = []
+    for m in at.markdown:
+        rows = [[c.strip() for c in l.strip().strip("|").split(" | ")] for l in m.value.splitlines() if l.startswith("| ")]
+        if len(rows) > 1: out.append(pd.DataFrame(rows[1:], columns=[c.strip() for c in rows[0]]))
+    return out
+
+
 def table(at, column: str):
-    "The first table shown with `column` (the steps table has `step`, lake coverage has `symbol`)."
-    found = [t.value for t in at.table if column in t.value.columns]
+    "The first table shown with `column` (the steps table has `step`, lake coverage has `symbol`), widget or Markdown."
+    found = [t for t in [t.value for t in at.table] + markdown_tables(at) if column in t.columns]
     assert found, f"no table with a {column!r} column"
     return found[0]
 
@@ -89,7 +107,10 @@ def test_a_link_presets_the_selectors(data_dir, redis_url, monkeypatch):
     assert not at.exception and figure(at)["title"].startswith("EURUSD · H4") and bar_count(at) < 60
 
 
-def test_tier_health_panel(app):
+def test_tier_health_has_its_own_page(app):
+    assert not app.metric and not app.table          # the chart page draws the chart, not the report
+    open_page(app, "health").run()
+    assert not app.exception and not app.get("component_instance")
     m = metrics(app)
     assert m["Redis"] in ("OK", "WARNING", "CRITICAL")
     assert m["Redis keys"].isdigit() and m["Redis memory"].endswith("MB")
