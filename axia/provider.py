@@ -18,7 +18,7 @@ from fastcore.basics import patch
 from .core import (AxiaError, Clock, ConfigError, CustomTimeframe, FxCalendar, InvalidBars, InvalidRange,
                        SourceUnavailable, Timeframe, as_utc, bar_grid, bar_open, cheap_view, is_market_open, is_synthetic,
                        last_market_close, latest_bar_open, mark_synthetic, merge_bars, next_bar_open, parse_timeframe,
-                       resample_ohlcv, resampled_from, slice_bars, trading_offset, utc_now, validate_ohlcv, validate_symbol)
+                       first_last, resample_ohlcv, resampled_from, slice_bars, trading_offset, utc_now, validate_ohlcv, validate_symbol)
 from .ports import IOhlcvDataRepository, IOhlcvSource, IRetention, ISeriesCatalog, IWindowCache
 
 # %% auto #0
@@ -122,15 +122,17 @@ def judge(df: pd.DataFrame | None,   # the answer of one step
           w: RequestWindow,          # the request it answers
          ) -> tuple[str, str, list]: # ('hit' | 'empty' | 'stale' | 'partial', why, gaps)
     "Judge bars answering window `w`: empty, stale (live windows only), partial (missing bars anywhere), or a hit."
-    if df is None or df.empty: return "empty", "no bars in the window", []
-    last, grid = df.index[-1], w.grid
-    if w.live and last < w.fresh_floor:
+    times = None if df is None else df.index.asi8
+    if times is None or not len(times): return "empty", "no bars in the window", []
+    grid = w.grid
+    if w.live and times[-1] < w.fresh_floor.value:                   # int ns: judged on every answer
+        last = df.index[-1]
         return "stale", (f"last bar {last:%Y-%m-%d %H:%M} is older than {w.fresh_floor:%Y-%m-%d %H:%M} "
                          f"(newest possible {w.latest:%Y-%m-%d %H:%M})"), []
     corrupt = list(df.attrs.get("corrupt_partitions") or [])
     holes = []
     if len(df) < len(grid) or corrupt:                               # complete answers skip the search
-        upto = grid[grid <= last] if w.live else grid
+        upto = grid[grid.asi8 <= times[-1]] if w.live else grid
         holes = gaps(df.index, upto, min_bars=int(w.slack / w.bar) + 1)
     note = f"; corrupt partition(s): {', '.join(map(str, corrupt))}" if corrupt else ""
     if holes:
@@ -173,8 +175,11 @@ class _StepStats:
 
 # %% ../nbs/30_provider.ipynb #6b7b6b18
 class _Flight:
-    __slots__ = ("done", "result", "error")
-    def __init__(self): self.done, self.result, self.error = threading.Event(), None, None
+    "One request in flight: its leader holds `running` until the result (or error) is in."
+    __slots__ = ("running", "result", "error")
+    def __init__(self):
+        self.running, self.result, self.error = threading.Lock(), None, None
+        self.running.acquire()
 
 class _Skip(Exception): "A step that is not configured or may not answer."
 
@@ -324,7 +329,7 @@ def _run_step(self: OhlcvDataProvider, name: str, symbol, tf, w: RequestWindow, 
 
 @patch
 def _count(self: OhlcvDataProvider, name, outcome, ms):
-    with self._stats_lock: self._steps.setdefault(name, _StepStats()).add(outcome, ms)
+    with self._stats_lock: (self._steps.get(name) or self._steps.setdefault(name, _StepStats())).add(outcome, ms)
 
 # %% ../nbs/30_provider.ipynb #499c90cd
 def _best(candidates: list, serve_stale: bool):
@@ -380,7 +385,7 @@ def _resolve(self: OhlcvDataProvider, symbol, tf, what, use_case, route, w: Requ
     writeback = self._write_back(name, symbol, tf, df, w, named or is_synthetic(df) and "real" not in seen)
     meta = self._meta(name, df, outcome, holes, steps, use_case, route, w, writeback, t0)
     if wkey is not None and outcome == "hit":
-        self.memory.put_window(wkey, df, w.valid_until, {**meta, "steps": [], "writeback": []})
+        self.memory.put_window(wkey, df, w.valid_until, {**meta, "steps": [], "writeback": []}, given=True)  # callers get views
     return df, meta
 
 # %% ../nbs/30_provider.ipynb #61a40ca7
@@ -409,7 +414,7 @@ def _is_cache(self: OhlcvDataProvider, name: str) -> bool: return all(part in se
 
 @patch
 def _meta(self: OhlcvDataProvider, name, df, outcome, holes, steps, use_case, route, w, writeback, t0) -> dict:
-    cache_hit = self._is_cache(name)
+    cache_hit, (first, last) = self._is_cache(name), first_last(df)
     ms = (perf_counter() - t0) * 1000
     with self._stats_lock:
         self._n["requests"] += 1; self._n["answered"] += 1
@@ -419,7 +424,7 @@ def _meta(self: OhlcvDataProvider, name, df, outcome, holes, steps, use_case, ro
             "expected_rows": len(w.grid) if w.grid is not None else None,
             "gaps": [{"first": a, "last": b, "bars": n} for a, b, n in holes],
             "corrupt_partitions": list(df.attrs.get("corrupt_partitions") or []),
-            "first_bar": df.index[0] if len(df) else None, "last_bar": df.index[-1] if len(df) else None,
+            "first_bar": first, "last_bar": last,
             "latency_ms": round(ms, 3), "use_case": use_case, "route": list(route), "steps": steps,
             "window": {"start": w.start, "end": w.end, "latest": w.latest, "valid_until": w.valid_until, "live": w.live},
             "writeback": writeback, "shared": False}
@@ -445,7 +450,7 @@ def _single_flight(self: OhlcvDataProvider, key, work, t0) -> tuple[pd.DataFrame
         leader = flight is None
         if leader: flight = self._flights[key] = _Flight()
     if not leader:
-        flight.done.wait()
+        with flight.running: pass                     # released by the leader when it is done
         if flight.error is not None: raise flight.error
         df, meta = flight.result
         with self._stats_lock: self._n["requests"] += 1; self._n["answered"] += 1; self._n["shared"] += 1
@@ -458,7 +463,7 @@ def _single_flight(self: OhlcvDataProvider, key, work, t0) -> tuple[pd.DataFrame
         raise
     finally:
         with self._flights_lock: self._flights.pop(key, None)
-        flight.done.set()
+        flight.running.release()
 
 # %% ../nbs/30_provider.ipynb #18214732
 @patch

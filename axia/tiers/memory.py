@@ -93,11 +93,13 @@ class _WindowStore(_EntryStore):
     def put_window(self, key: Hashable, df: pd.DataFrame,
                    expires_at: pd.Timestamp,           # first instant the answer must not be served
                    meta: dict | None = None,           # what to hand back with it
+                   given: bool = False,                # True: `df` is handed over (nobody writes through it later): kept as is
                   ) -> bool:                           # False if it was not kept (already expired, or too big)
         "Keep an answer for `key` until `expires_at`."
         if self.clock() >= expires_at: return False
         blocks = getattr(getattr(df, "_mgr", None), "blocks", ())
-        own = df.copy() if len(blocks) > 2 else cheap_view(df)   # consolidated: views of 2 blocks are cheaper than of 7
+        if len(blocks) > 2: own = df.copy()               # consolidated: views of 2 blocks are cheaper than of 7
+        else: own = df if given else cheap_view(df)
         with self._lock: return self._store(("window", key), _Entry(own, expires_at, dict(meta or {})))
 
     def get_info(self) -> dict:

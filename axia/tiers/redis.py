@@ -6,7 +6,7 @@ Docs: https://axia-dev.github.io/axia/tiers.redis.html.md"""
 
 # %% ../../nbs/11_tiers.redis.ipynb #404014b3
 from __future__ import annotations
-import hashlib, logging, os, random, re, shutil, signal, socket, stat, struct, subprocess, tempfile, threading, time
+import hashlib, logging, math, os, random, re, shutil, signal, socket, stat, struct, subprocess, tempfile, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -379,6 +379,7 @@ def _pack(c: _Columns) -> bytes:
 def _violation(c: _Columns) -> str | None:
     "The first `validate_ohlcv` rule the columns break, None if they keep every one (few numpy calls when valid)."
     t, p, v = c.times, c.prices, c.volumes
+    if len(t) <= 8: return _violation_few(t.tolist(), p.tolist(), v.tolist())
     if len(t) > 1 and not (t[1:] > t[:-1]).all(): return "times not strictly increasing"
     o, h, lo, cl = p
     with np.errstate(invalid="ignore"):
@@ -389,6 +390,20 @@ def _violation(c: _Columns) -> str | None:
         if not (p > 0).all(): return "price not positive"
         if (h < np.maximum(o, cl)).any(): return "high below open or close"
         if (lo > np.minimum(o, cl)).any(): return "low above open or close"
+    return "negative volume"
+
+def _violation_few(t: list, p: list, v: list) -> str | None:
+    "`_violation` for a few bars in plain Python (a new bar on every update): the same rules, in the same order."
+    if any(b <= a for a, b in zip(t, t[1:])): return "times not strictly increasing"
+    o, h, lo, cl = p
+    prices = o + h + lo + cl
+    if all(0 < x < math.inf for x in prices) and all(hi >= max(a, b) and l <= min(a, b) for a, hi, l, b in zip(o, h, lo, cl)) \
+            and all(x >= 0 for row in v for x in row):
+        return None
+    if not all(math.isfinite(x) for x in prices): return "price not finite"
+    if not all(x > 0 for x in prices): return "price not positive"
+    if any(hi < max(a, b) for a, hi, b in zip(o, h, cl)): return "high below open or close"
+    if any(l > min(a, b) for a, l, b in zip(o, lo, cl)): return "low above open or close"
     return "negative volume"
 
 def _unpack(payload: bytes) -> _Columns:
@@ -487,7 +502,7 @@ def ttl_ms(now: pd.Timestamp,                           # when the key is writte
     if policy == "fixed": expires = _shifted(now, pd.Timedelta(hours=hours), calendar)
     elif policy == "ny_close": expires = _day_close_after(now, calendar)
     else: raise ConfigError(f"{policy!r} — TTL policies are 'fixed' and 'ny_close'")
-    return max(1, int((expires - now) / pd.Timedelta(milliseconds=1)))
+    return max(1, (expires.value - now.value) // 1_000_000)
 
 # %% ../../nbs/11_tiers.redis.ipynb #ae7af49b
 _PER_UNIT = {u: pd.Timedelta(1, u).value for u in _UNITS}
