@@ -16,11 +16,8 @@ from .config import Settings, load_settings
 from .core import AxiaError, Timeframe, is_market_open, utc_now
 
 # %% auto #0
-__all__ = ['LAUNCHER', 'PRELOAD', 'DEFAULT_HOST', 'DEFAULT_PORT', 'NO_AUTH_WARNING', 'PERIODS', 'NO_DATA_HINT', 'FAILED',
-           'PLACES', 'WHAT', 'CHART_DIR', 'app_script', 'streamlit_command', 'PortInUse', 'is_loopback', 'check_port',
-           'app_url', 'run_app', 'settings_key', 'cached_stack', 'selectors', 'refresh_every', 'failed_steps',
-           'route_text', 'steps_markdown', 'fallback_text', 'answer_caption', 'show_health', 'chart_component',
-           'draw_chart', 'show_chart', 'chart_page', 'health_page', 'main']
+__all__ = ['LAUNCHER', 'PRELOAD', 'DEFAULT_HOST', 'DEFAULT_PORT', 'NO_AUTH_WARNING', 'app_script', 'streamlit_command',
+           'PortInUse', 'is_loopback', 'check_port', 'app_url', 'run_app', 'chart_page', 'health_page', 'main']
 
 # %% ../nbs/51_app.ipynb #e0a3c29c
 LAUNCHER = '"The axia chart app: `streamlit run apps/axia_app.py`, or `axia chart`."\nfrom axia.app import main\n\nmain()\n'

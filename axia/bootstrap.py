@@ -11,22 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 import pandas as pd
-from .config import Settings, load_settings
-from .core import Clock, FxCalendar, bar_grid, scrub, utc_now
-from .orders import IKillSwitchRepository, IOrderExecutor, IOrderQueue, IOrderRepository
-from .ports import IOhlcvDataRepository, IOhlcvSource
-from .provider import OhlcvDataProvider, gaps, routes_with_sources
-from .tiers.memory import MemoryOhlcvDataRepository
-from .tiers.redis import RedisOhlcvDataRepository, connect_redis, embedded_redis_url
-from .tiers.s3 import S3OhlcvDataRepository
+from axia.config import Settings, load_settings
+from axia.core import Clock, FxCalendar, bar_grid, scrub, utc_now
+from axia.orders import IKillSwitchRepository, IOrderExecutor, IOrderQueue, IOrderRepository
+from axia.ports import IOhlcvDataRepository, IOhlcvSource
+from axia.provider import OhlcvDataProvider, gaps, routes_with_sources
+from axia.tiers.memory import MemoryOhlcvDataRepository
+from axia.tiers.redis import RedisOhlcvDataRepository, connect_redis, embedded_redis_url
+from axia.tiers.s3 import S3OhlcvDataRepository
 
 if TYPE_CHECKING: from axia.order_path import ProcessSqsOrderUseCase
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'build_lake', 'build_redis', 'build_memory', 'build_sources', 'Stack', 'build_stack', 'build_provider',
-           'series_gaps', 'tier_health', 'OrderStack', 'latest_price_fn', 'build_order_stack']
+__all__ = ['build_lake', 'build_redis', 'build_memory', 'build_sources', 'Stack', 'build_stack', 'build_provider', 'series_gaps',
+           'tier_health', 'OrderStack', 'latest_price_fn', 'build_order_stack']
 
 # %% ../nbs/60_bootstrap.ipynb #1c6d1216
 def _secret(v): return v.get_secret_value() if v is not None else None

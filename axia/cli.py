@@ -10,10 +10,7 @@ import argparse, logging, os, re, sys, textwrap
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SYMBOL', 'TIMEFRAME', 'SYMBOLS', 'TIMEFRAMES', 'DAYS', 'WHOLE_DAYS', 'LIMIT', 'PORT', 'INSTANT', 'SOURCES', 'EPILOG',
-           'COMMANDS', 'UsageError', 'build_parser', 'header_line', 'cmd_get', 'cmd_collect', 'format_health',
-           'cmd_info', 'cmd_symbols', 'cmd_warmup', 'cmd_query', 'cmd_detect_clock', 'cmd_import', 'cmd_export',
-           'cmd_lake', 'cmd_stop', 'cmd_orders', 'cmd_kill_switch', 'cmd_chart', 'main']
+__all__ = ['EPILOG', 'COMMANDS', 'UsageError', 'build_parser', 'main']
 
 # %% ../nbs/70_cli.ipynb #1daecd06
 class UsageError(Exception): "A command line that cannot be run as written (exit status 2)."

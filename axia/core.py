@@ -15,17 +15,14 @@ import pandas as pd
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SYMBOL_RULE', 'PRICE_COLUMNS', 'VOLUME_COLUMNS', 'OHLCV_COLUMNS', 'OHLCV_DTYPES', 'Clock', 'NEW_YORK_ZONE',
-           'NEW_YORK', 'FX_CLOCK_HOURS', 'FX_CLOCK_SHIFT', 'FX_CALENDAR', 'AxiaError', 'InvalidSymbol',
-           'InvalidTimeframe', 'InvalidRange', 'ConfigError', 'TierUnavailable', 'SourceUnavailable', 'SymbolNotFound',
-           'RateLimited', 'LookbackExceeded', 'CorruptData', 'InvalidBars', 'validate_symbol', 'Timeframe',
-           'CustomTimeframe', 'parse_timeframe', 'resampled_from', 'bars_from_arrays', 'empty_ohlcv', 'as_ohlcv',
-           'mark_synthetic', 'is_synthetic', 'ohlcv_violations', 'validate_ohlcv', 'drop_invalid_bars', 'utc_now',
-           'as_utc', 'fixed_clock', 'slice_bars', 'first_last', 'cheap_view', 'merge_bars', 'to_fx_clock',
-           'from_fx_clock', 'fx_month', 'FxCalendar', 'market_closures', 'is_market_open', 'next_market_open',
-           'last_market_close', 'trading_offset', 'fx_day_close', 'bar_open', 'bar_close', 'bar_end', 'is_forming',
-           'forming_bar', 'next_bar_open', 'latest_bar_open', 'bar_grid', 'resample_ohlcv', 'ServerClock', 'redact_url',
-           'scrub', 'safe_text', 'fmt_bytes']
+__all__ = ['SYMBOL_RULE', 'PRICE_COLUMNS', 'VOLUME_COLUMNS', 'OHLCV_COLUMNS', 'OHLCV_DTYPES', 'Clock', 'FX_CALENDAR', 'AxiaError',
+           'InvalidSymbol', 'InvalidTimeframe', 'InvalidRange', 'ConfigError', 'TierUnavailable', 'SourceUnavailable',
+           'SymbolNotFound', 'RateLimited', 'LookbackExceeded', 'CorruptData', 'InvalidBars', 'validate_symbol',
+           'Timeframe', 'CustomTimeframe', 'parse_timeframe', 'resampled_from', 'bars_from_arrays', 'empty_ohlcv',
+           'as_ohlcv', 'mark_synthetic', 'is_synthetic', 'ohlcv_violations', 'validate_ohlcv', 'drop_invalid_bars',
+           'utc_now', 'as_utc', 'fixed_clock', 'merge_bars', 'FxCalendar', 'market_closures', 'is_market_open',
+           'next_market_open', 'last_market_close', 'trading_offset', 'fx_day_close', 'bar_open', 'bar_close',
+           'bar_end', 'is_forming', 'forming_bar', 'next_bar_open', 'latest_bar_open', 'bar_grid', 'resample_ohlcv']
 
 # %% ../nbs/00_core.ipynb #51e986d7
 class AxiaError(Exception):

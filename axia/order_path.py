@@ -15,15 +15,15 @@ import pandas as pd
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from fastcore.basics import patch
-from .core import Clock, InvalidSymbol, SourceUnavailable, TierUnavailable, safe_text, scrub, utc_now, validate_symbol
-from .orders import (ConcurrentUpdate, ExecutionOutcome, IKillSwitchRepository, IllegalTransition, InvalidOrder,
+from axia.core import Clock, InvalidSymbol, SourceUnavailable, TierUnavailable, safe_text, scrub, utc_now, validate_symbol
+from axia.orders import (ConcurrentUpdate, ExecutionOutcome, IKillSwitchRepository, IllegalTransition, InvalidOrder,
                          IOrderExecutor, IOrderQueue, IOrderRepository, KillSwitchError, KillSwitchState, Order,
                          OrderStatus, OrderType, QueueMessage, Side, parse_order_message, validate_limit)
 
 log = logging.getLogger("axia.order_path")
 
 # %% auto #0
-__all__ = ['log', 'MT5_DEFAULTS', 'MT5_RETCODES', 'RETRY_RETCODES', 'IN_DOUBT_RETCODES', 'IN_DOUBT_ERRORS', 'ORDER_STATES',
+__all__ = ['MT5_DEFAULTS', 'MT5_RETCODES', 'RETRY_RETCODES', 'IN_DOUBT_RETCODES', 'IN_DOUBT_ERRORS', 'ORDER_STATES',
            'KILL_SWITCH_REASON', 'sqs_client', 'SqsOrderQueue', 'PaperOrderExecutor', 'mt5_comment', 'Mt5OrderExecutor',
            'MessageOutcome', 'ProcessSqsOrderUseCase', 'format_orders', 'orders_report', 'set_kill_switch']
 

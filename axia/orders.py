@@ -17,13 +17,11 @@ from fastcore.basics import patch
 from .core import AxiaError, Clock, InvalidSymbol, safe_text, utc_now, validate_symbol
 
 # %% auto #0
-__all__ = ['TRANSITIONS', 'ORDER_ID_RULE', 'TS_FORMAT', 'ORDER_FIELDS', 'MESSAGE_FIELDS', 'RETENTION', 'MAX_LIMIT',
-           'InvalidOrder', 'IllegalTransition', 'ConcurrentUpdate', 'OrderNotFound', 'KillSwitchError', 'InvalidLimit',
-           'Side', 'OrderType', 'OrderStatus', 'allowed_from', 'check_transition', 'validate_order_id',
-           'order_problems', 'Order', 'ts_key', 'order_record', 'order_from_record', 'order_message',
-           'parse_order_message', 'KillSwitchState', 'validate_limit', 'IOrderRepository', 'IKillSwitchRepository',
-           'ExecutionOutcome', 'IOrderExecutor', 'QueueMessage', 'IOrderQueue', 'MemoryOrderRepository',
-           'MemoryKillSwitchRepository']
+__all__ = ['TRANSITIONS', 'ORDER_ID_RULE', 'RETENTION', 'MAX_LIMIT', 'InvalidOrder', 'IllegalTransition', 'ConcurrentUpdate',
+           'OrderNotFound', 'KillSwitchError', 'InvalidLimit', 'Side', 'OrderType', 'OrderStatus', 'allowed_from',
+           'check_transition', 'validate_order_id', 'order_problems', 'Order', 'KillSwitchState', 'validate_limit',
+           'IOrderRepository', 'IKillSwitchRepository', 'ExecutionOutcome', 'IOrderExecutor', 'QueueMessage',
+           'IOrderQueue', 'MemoryOrderRepository', 'MemoryKillSwitchRepository']
 
 # %% ../nbs/05_orders.ipynb #ef4220e8
 class InvalidOrder(AxiaError, ValueError):

@@ -19,15 +19,15 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from fastcore.basics import patch
 from filelock import FileLock
-from ..core import (FX_CALENDAR, AxiaError, Clock, ConfigError, CorruptData, FxCalendar, InvalidBars, OHLCV_COLUMNS,
+from axia.core import (FX_CALENDAR, AxiaError, Clock, ConfigError, CorruptData, FxCalendar, InvalidBars, OHLCV_COLUMNS,
                        TierUnavailable, Timeframe, bar_open, empty_ohlcv, fx_day_close, is_market_open, is_synthetic, next_market_open, redact_url,
                        scrub, trading_offset, utc_now, validate_ohlcv, validate_symbol)
-from ..ports import IOhlcvDataRepository
+from axia.ports import IOhlcvDataRepository
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MAGIC', 'VERSION', 'CircuitBreaker', 'RedisClient', 'connect_redis', 'redis_server_binary', 'EmbeddedRedis',
+__all__ = ['MAGIC', 'VERSION', 'CircuitBreaker', 'RedisClient', 'connect_redis', 'redis_server_binary', 'EmbeddedRedis',
            'embedded_redis_url', 'PayloadError', 'encode_bars', 'decode_bars', 'ttl_ms', 'RedisOhlcvDataRepository']
 
 # %% ../../nbs/11_tiers.redis.ipynb #b8b26289

@@ -18,15 +18,15 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from fastcore.basics import patch
 from filelock import FileLock
-from ..core import (as_utc, AxiaError, ConfigError, OHLCV_COLUMNS, PRICE_COLUMNS, VOLUME_COLUMNS, InvalidBars,
+from axia.core import (as_utc, AxiaError, ConfigError, OHLCV_COLUMNS, PRICE_COLUMNS, VOLUME_COLUMNS, InvalidBars,
                        InvalidRange, TierUnavailable, Timeframe, empty_ohlcv, from_fx_clock, is_synthetic, mark_synthetic,
                        to_fx_clock, validate_ohlcv, validate_symbol, utc_now)
-from ..ports import IOhlcvDataRepository
+from axia.ports import IOhlcvDataRepository
 
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'DATA_FILE', 'LAYOUT_FILE', 'LAYOUT_VERSION', 'LAYOUT', 'SYNTHETIC_KEY', 'ARROW_SCHEMA', 'ROW_GROUP_SIZE',
+__all__ = ['DATA_FILE', 'LAYOUT_FILE', 'LAYOUT_VERSION', 'LAYOUT', 'SYNTHETIC_KEY', 'ARROW_SCHEMA', 'ROW_GROUP_SIZE',
            'MAX_COMMIT_TRIES', 'LakeLayoutError', 'CorruptPartition', 'series_prefix', 'partition_key',
            'lake_filesystem', 'S3OhlcvDataRepository', 'migrate_lake', 'athena_ddl']
 
