@@ -6,7 +6,7 @@ Docs: https://axia-dev.github.io/axia/cli.html.md"""
 
 # %% ../nbs/70_cli.ipynb #7e242309
 from __future__ import annotations
-import argparse, logging, os, re, sys, textwrap
+import argparse, logging, os, sys, textwrap
 from pathlib import Path
 
 # %% auto #0
@@ -15,17 +15,11 @@ __all__ = ['EPILOG', 'COMMANDS', 'UsageError', 'build_parser', 'main']
 # %% ../nbs/70_cli.ipynb #1daecd06
 class UsageError(Exception): "A command line that cannot be run as written (exit status 2)."
 
-def _env_secrets() -> list[str]:
-    "Secret values a message must never show: passwords, keys and tokens in the AXIA_* / AWS_* environment."
-    return [v for k, v in os.environ.items()
-            if k.startswith(("AXIA_", "AWS_")) and re.search("PASSWORD|SECRET|KEY|TOKEN|URL|URI", k) and len(v) >= 3
-            and not k.endswith(("ENDPOINT_URL",))]
-
 def _one_line(e: BaseException) -> str:
-    "An exception as one scrubbed line."
-    from axia.core import scrub
+    "An exception as one scrubbed line (core's `scrub`, with the environment's secrets: settings may not have loaded)."
+    from axia.core import env_secrets, scrub
     text = " ".join(str(e).split()) or type(e).__name__
-    return scrub(text, _env_secrets())
+    return scrub(text, env_secrets())
 
 # %% ../nbs/70_cli.ipynb #90977a08
 class _Parser(argparse.ArgumentParser):
@@ -640,8 +634,8 @@ def main(argv: list[str] | None = None,  # the arguments (default: the command l
         print("axia: interrupted", file=sys.stderr); return 130
     except Exception as e:
         import traceback
-        from axia.core import AxiaError, scrub
-        if verbose: print(scrub("".join(traceback.format_exception(e)), _env_secrets()), file=sys.stderr, end="")
+        from axia.core import AxiaError, env_secrets, scrub
+        if verbose: print(scrub("".join(traceback.format_exception(e)), env_secrets()), file=sys.stderr, end="")
         expected = isinstance(e, (AxiaError, OSError))
         what = _one_line(e) if expected else f"unexpected {type(e).__name__}: {_one_line(e)}"
         print(f"axia: error: {what}" + ("" if verbose else " (run with -v for the traceback)" if not expected else ""),

@@ -280,8 +280,9 @@ def _repair(self: CollectOhlcvDataUseCase, symbol, tf, stored, now, res: TaskRes
         res.gaps += 1 if len(got) < n else 0
     res.gaps += max(0, len(holes) - 20)
     if not found: return empty_ohlcv()
-    out = pd.concat(found).sort_index()
-    return mark_synthetic(out[~out.index.duplicated(keep="last")], any(is_synthetic(f) for f in found))
+    out = found[0]
+    for more in found[1:]: out = merge_bars(out, more)        # core's one merge (the holes are disjoint anyway)
+    return out
 
 # %% ../nbs/40_collect.ipynb #a22d8c00
 @patch

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from .core import ConfigError, FxCalendar, ServerClock, Timeframe, redact_url, scrub, validate_symbol
+from .core import ConfigError, FxCalendar, ServerClock, Timeframe, redact_url, scrub, secret_values, validate_symbol
 
 # %% auto #0
 __all__ = ['DEFAULT_SYMBOLS', 'Settings', 'load_settings']
@@ -161,14 +161,9 @@ class Settings(BaseSettings):
         return FxCalendar(early_close_time=self.early_close_time, extra_dates=self.closed_dates)
 
     def secrets(self) -> list[str]:
-        "Every secret value set, for `axia.core.scrub` (never printed)."
+        "Every secret value set, for `axia.core.scrub` (never printed): core's `secret_values` of the secret fields."
         vals = [self.aws_access_key_id, self.aws_secret_access_key, self.mt5_password, self.redis_url]
-        out = [v.get_secret_value() for v in vals if v is not None]
-        if self.redis_url is not None:
-            p = urlsplit(self.redis_url.get_secret_value())
-            try: out.append(p.password or "")
-            except ValueError: pass
-        return [s for s in out if s]
+        return secret_values(v.get_secret_value() for v in vals if v is not None)
 
 # %% ../nbs/01_config.ipynb #422e6e48
 def load_settings(_env_file: str | None = ".env",   # read this .env too (None: the environment only)

@@ -20,9 +20,10 @@ __all__ = ['SYMBOL_RULE', 'PRICE_COLUMNS', 'VOLUME_COLUMNS', 'OHLCV_COLUMNS', 'O
            'SymbolNotFound', 'RateLimited', 'LookbackExceeded', 'CorruptData', 'InvalidBars', 'validate_symbol',
            'Timeframe', 'CustomTimeframe', 'parse_timeframe', 'resampled_from', 'bars_from_arrays', 'empty_ohlcv',
            'as_ohlcv', 'mark_synthetic', 'is_synthetic', 'ohlcv_violations', 'validate_ohlcv', 'drop_invalid_bars',
-           'utc_now', 'as_utc', 'fixed_clock', 'merge_bars', 'FxCalendar', 'market_closures', 'is_market_open',
-           'next_market_open', 'last_market_close', 'trading_offset', 'fx_day_close', 'bar_open', 'bar_close',
-           'bar_end', 'is_forming', 'forming_bar', 'next_bar_open', 'latest_bar_open', 'bar_grid', 'resample_ohlcv']
+           'utc_now', 'as_utc', 'fixed_clock', 'merge_arrays', 'merge_bars', 'FxCalendar', 'market_closures',
+           'is_market_open', 'next_market_open', 'last_market_close', 'trading_offset', 'fx_day_close', 'bar_open',
+           'bar_close', 'bar_end', 'is_forming', 'forming_bar', 'next_bar_open', 'latest_bar_open', 'bar_grid',
+           'resample_ohlcv']
 
 # %% ../nbs/00_core.ipynb #51e986d7
 class AxiaError(Exception):
@@ -323,22 +324,36 @@ def _columns(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a = _arrays(df)
     return df.index.asi8, np.stack([a[c] for c in PRICE_COLUMNS]), np.stack([a[c] for c in VOLUME_COLUMNS])
 
+def merge_arrays(old: tuple,               # (times int64, prices (4, n) float64, volumes (3, n) int64), sorted, unique
+                 new: tuple,               # the same for the bars that arrive: they win on equal times
+                 old_synthetic: bool = False, new_synthetic: bool = False,
+                ) -> tuple:                # (times, prices, volumes, synthetic)
+    "The bar merge on column arrays: both in time order; on equal times the new bar wins; synthetic if a bar kept is."
+    to, po, vo = old
+    tn, pn, vn = new
+    if not len(to): return tn, pn, vn, bool(new_synthetic)
+    if not len(tn): return to, po, vo, bool(old_synthetic)
+    cut = int(to.searchsorted(tn[0], "left"))                          # old[:cut] is older than every new bar
+    if cut == len(to):                                                 # appending: the usual case
+        return (np.concatenate([to, tn]), np.concatenate([po, pn], axis=1), np.concatenate([vo, vn], axis=1),
+                bool(new_synthetic or old_synthetic))
+    keep = ~np.isin(to[cut:], tn, assume_unique=True)                  # only the old tail takes part
+    t = np.concatenate([to[:cut], to[cut:][keep], tn])
+    p = np.concatenate([po[:, :cut], po[:, cut:][:, keep], pn], axis=1)
+    v = np.concatenate([vo[:, :cut], vo[:, cut:][:, keep], vn], axis=1)
+    if keep.any():                                                     # old bars among the new ones: order them
+        order = np.r_[:cut, np.argsort(t[cut:], kind="stable") + cut]
+        t, p, v = t[order], p[:, order], v[:, order]
+    return t, p, v, bool(new_synthetic or (old_synthetic and (cut or keep.any())))
+
 def merge_bars(old: pd.DataFrame | None,   # what is held
                new: pd.DataFrame,          # what arrives: wins on equal bar open times
               ) -> pd.DataFrame:           # sorted, unique; synthetic if any bar kept is
-    "`old` and `new` bars together; where both hold a bar open time, `new`'s bar wins."
+    "`old` and `new` bars together; where both hold a bar open time, `new`'s bar wins (`merge_arrays` on their columns)."
     if old is None or old.empty: return mark_synthetic(new if new.empty else new.copy(), is_synthetic(new))
     if new.empty: return old
-    to, po, vo = _columns(old); tn, pn, vn = _columns(new)
-    if to[-1] < tn[0]: keep = np.ones(len(to), bool)                  # appending: the usual case
-    else: keep = ~np.isin(to, tn, assume_unique=True)
-    t = np.concatenate([to[keep], tn])
-    order = np.argsort(t, kind="stable") if keep.any() and to[keep][-1] > tn[0] else None
-    p, v = np.concatenate([po[:, keep], pn], axis=1), np.concatenate([vo[:, keep], vn], axis=1)
-    if order is not None: t, p, v = t[order], p[:, order], v[:, order]
-    synthetic = is_synthetic(new) or (bool(keep.any()) and is_synthetic(old))
-    out = bars_from_arrays(t, np.ascontiguousarray(p), np.ascontiguousarray(v), synthetic)
-    return out
+    t, p, v, synthetic = merge_arrays(_columns(old), _columns(new), is_synthetic(old), is_synthetic(new))
+    return bars_from_arrays(t, np.ascontiguousarray(p), np.ascontiguousarray(v), synthetic)
 
 # %% ../nbs/00_core.ipynb #01221003
 NEW_YORK_ZONE = "America/New_York"
@@ -687,6 +702,27 @@ def redact_url(url: str | None) -> str | None:
 
 _URL_CREDENTIALS = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.I)
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|secret|token)=)[^&\s#]+", re.I)
+
+_SECRET_NAME = re.compile("PASSWORD|SECRET|KEY|TOKEN|URL|URI")
+
+def secret_values(values) -> list[str]:
+    "Values a message must never show: each one given (3+ characters), and the password of each that is a URL."
+    from urllib.parse import urlsplit
+    out = []
+    for v in values:
+        if not v or len(v) < 3: continue
+        out.append(v)
+        try: password = urlsplit(v).password
+        except ValueError: password = None
+        if password: out.append(password)
+    return out
+
+def env_secrets(environ=None) -> list[str]:
+    "`secret_values` of the AXIA_* / AWS_* environment whose names say password, secret, key, token, URL or URI."
+    import os
+    env = os.environ if environ is None else environ
+    return secret_values(v for k, v in env.items()
+                         if k.startswith(("AXIA_", "AWS_")) and _SECRET_NAME.search(k) and not k.endswith("ENDPOINT_URL"))
 
 def scrub(text, secrets=()) -> str:
     "`text` with URL passwords, `password=` queries and every given secret value (3+ characters) replaced by `***`."

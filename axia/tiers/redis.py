@@ -20,7 +20,7 @@ from redis.retry import Retry
 from fastcore.basics import patch
 from filelock import FileLock
 from axia.core import (FX_CALENDAR, AxiaError, Clock, ConfigError, CorruptData, FxCalendar, InvalidBars, OHLCV_COLUMNS,
-                       TierUnavailable, Timeframe, bar_open, empty_ohlcv, fx_day_close, is_market_open, is_synthetic, next_market_open, redact_url,
+                       TierUnavailable, Timeframe, bar_open, empty_ohlcv, fx_day_close, is_market_open, is_synthetic, merge_arrays, next_market_open, redact_url,
                        scrub, trading_offset, utc_now, validate_ohlcv, validate_symbol)
 from axia.ports import IOhlcvDataRepository
 
@@ -597,26 +597,12 @@ def _rows(c: _Columns, keep) -> _Columns:
     return _Columns(c.times[keep], c.prices[:, keep], c.volumes[:, keep], c.unit, c.synthetic)
 
 def _merge_columns(old: _Columns | None, new: _Columns) -> _Columns:
-    "`old` and `new` bars in time order; on equal times the new bar wins; synthetic if a bar kept is (core's `merge_bars` rule)."
+    "`old` and `new` bars in time order, by core's bar merge (`merge_arrays`: the new bar wins), in `new`'s time unit."
     if old is None or not len(old.times): return new
     old = _to_unit(old, new.unit)
-    cut = int(np.searchsorted(old.times, new.times[0], "left"))        # old[:cut] is older than every new bar
-    tail = old.times[cut:]
-    kept_old = cut
-    if len(tail):                                                      # overlap: only the old tail takes part
-        keep = ~np.isin(tail, new.times, assume_unique=True)
-        kept_old += int(keep.sum())
-        times = np.concatenate([old.times[:cut], tail[keep], new.times])
-        prices = np.concatenate([old.prices[:, :cut], old.prices[:, cut:][:, keep], new.prices], axis=1)
-        volumes = np.concatenate([old.volumes[:, :cut], old.volumes[:, cut:][:, keep], new.volumes], axis=1)
-        if keep.any():
-            order = np.argsort(times[cut:], kind="stable") + cut
-            times, prices, volumes = times[np.r_[:cut, order]], prices[:, np.r_[:cut, order]], volumes[:, np.r_[:cut, order]]
-    else:                                                              # the usual case: new bars after the old ones
-        times, prices = np.concatenate([old.times, new.times]), np.concatenate([old.prices, new.prices], axis=1)
-        volumes = np.concatenate([old.volumes, new.volumes], axis=1)
-        kept_old = len(old.times)
-    return _Columns(times, prices, volumes, new.unit, new.synthetic or (kept_old > 0 and old.synthetic))
+    t, p, v, synthetic = merge_arrays((old.times, old.prices, old.volumes), (new.times, new.prices, new.volumes),
+                                      old.synthetic, new.synthetic)
+    return _Columns(t, p, v, new.unit, synthetic)
 
 def _since(c: _Columns, start: pd.Timestamp) -> _Columns:
     "The bars opening at or after `start`."
