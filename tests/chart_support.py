@@ -26,10 +26,12 @@ def app_env(data_dir: Path, redis_url: str, source: str = "dummy") -> dict[str, 
             "AXIA_SYMBOLS": ",".join(SYMBOLS), "AXIA_TIMEFRAMES": "M1,M15,H1,H4,D1"}
 
 
-def injected_page(data_dir: str, redis_url: str, live: list):
+def injected_page(data_dir: str, redis_url: str, live: list, now_iso: str | None = None):
     """An app page (for `AppTest.from_function`) on real tiers with the live sources named in `live`:
-    "broken" always raises SourceUnavailable, "dummy" is the synthetic source. Runs `axia.app.main(stack)`."""
+    "broken" always raises SourceUnavailable, "dummy" is the synthetic source. Runs `axia.app.main(stack, clock)`,
+    every part on a clock frozen at `now_iso` (None: the wall clock)."""
     from axia.app import main
+    from axia.core import fixed_clock, utc_now
     from axia.bootstrap import Stack, build_lake, build_memory, build_redis
     from axia.config import Settings
     from axia.core import SourceUnavailable
@@ -42,11 +44,12 @@ def injected_page(data_dir: str, redis_url: str, live: list):
         def fetch(self, symbol, timeframe, start, end): raise SourceUnavailable("terminal not running (test)")
 
     settings = Settings(data_dir=data_dir, redis_url=redis_url, symbols=["USDJPY", "EURUSD"])
-    sources = {n: BrokenSource() if n == "broken" else DummyOhlcvSource() for n in live}
-    lake, redis, memory = build_lake(settings), build_redis(settings), build_memory(settings)
+    clock = fixed_clock(now_iso) if now_iso else utc_now
+    sources = {n: BrokenSource() if n == "broken" else DummyOhlcvSource(clock=clock) for n in live}
+    lake, (redis, _), memory = build_lake(settings, clock), build_redis(settings, clock), build_memory(settings, clock)
     provider = OhlcvDataProvider({"memory": memory, "redis": redis, "s3": lake}, sources,
-                                 routes_with_sources(list(sources)), source_timeout=5)
-    main(Stack(settings, lake, redis, memory, sources, provider, source_name=live[0]))
+                                 routes_with_sources(list(sources)), source_timeout=5, clock=clock)
+    main(Stack(settings, lake, redis, memory, sources, provider, source_name=live[0], clock=clock), clock=clock)
 
 
 def free_port() -> int:

@@ -1,9 +1,16 @@
-"The Streamlit app, run in-process by AppTest: the production script on the environment's settings, and pages on injected stacks."
+"""The Streamlit app, run in-process by AppTest: the production script on the environment's settings, and pages on
+injected stacks, all at the test instant (AXIA_TEST_NOW: `tests/app_at.py` hands the app a frozen clock), so the
+clock matrix runs the ones marked `clock` at every instant of the week."""
 from __future__ import annotations
 import json
+from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 from chart_support import APP_SCRIPT, app_env, fill_lake, injected_page
+from conftest import TEST_NOW
+
+APP_AT = Path(__file__).with_name("app_at.py")   # the production main on the test clock
+NOW = TEST_NOW.isoformat()
 
 TIMEOUT = 60
 
@@ -54,15 +61,16 @@ def table(at, column: str):
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("axia-app")
-    fill_lake(d)
+    fill_lake(d, end=TEST_NOW)
     return d
 
 
 @pytest.fixture
 def app(data_dir, redis_url, monkeypatch):
-    "The production script (apps/axia_app.py), configured only through AXIA_* variables."
+    "The production app (apps/axia_app.py's main), configured only through AXIA_* variables, at the test instant."
     for k, v in app_env(data_dir, redis_url).items(): monkeypatch.setenv(k, v)
-    return AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT).run()
+    monkeypatch.setenv("AXIA_TEST_NOW", NOW)
+    return AppTest.from_file(str(APP_AT), default_timeout=TIMEOUT).run()
 
 
 def test_launcher_is_the_checked_in_script():
@@ -71,6 +79,7 @@ def test_launcher_is_the_checked_in_script():
     assert app_script() == APP_SCRIPT
 
 
+@pytest.mark.clock
 def test_app_runs_and_draws_the_first_symbol(app):
     assert not app.exception
     fig = figure(app)
@@ -84,6 +93,7 @@ def test_app_runs_and_draws_the_first_symbol(app):
     assert app.markdown[0].value == f"**{fig['title']}**"
 
 
+@pytest.mark.clock
 def test_selectors_change_the_chart(app):
     before = figure(app)
     app.sidebar.selectbox(key="symbol").select("EURUSD").run()
@@ -99,14 +109,17 @@ def test_selectors_change_the_chart(app):
     assert [l["name"] for l in figure(app)["lines"]] == ["SMA 20"] and figure(app)["atr"]["name"] == "ATR 14"
 
 
+@pytest.mark.clock
 def test_a_link_presets_the_selectors(data_dir, redis_url, monkeypatch):
     for k, v in app_env(data_dir, redis_url).items(): monkeypatch.setenv(k, v)
-    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=TIMEOUT)
+    monkeypatch.setenv("AXIA_TEST_NOW", NOW)
+    at = AppTest.from_file(str(APP_AT), default_timeout=TIMEOUT)
     at.query_params.update({"symbol": "EURUSD", "timeframe": "H4", "period": "1 week"})
     at.run()
     assert not at.exception and figure(at)["title"].startswith("EURUSD · H4") and bar_count(at) < 60
 
 
+@pytest.mark.clock
 def test_tier_health_has_its_own_page(app):
     assert not app.metric and not app.table          # the chart page draws the chart, not the report
     open_page(app, "health").run()
@@ -119,8 +132,9 @@ def test_tier_health_has_its_own_page(app):
     assert {"USDJPY", "EURUSD"} <= set(coverage["symbol"])
 
 
+@pytest.mark.clock
 def test_empty_lake_tells_the_user_what_to_run(tmp_path, redis_url):
-    at = AppTest.from_function(injected_page, args=(str(tmp_path), redis_url, ["broken"]), default_timeout=TIMEOUT).run()
+    at = AppTest.from_function(injected_page, args=(str(tmp_path), redis_url, ["broken"], NOW), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert not at.get("component_instance")
     assert any("No bars stored yet" in i.value and "axia collect --source dummy" in i.value for i in at.info)
@@ -128,12 +142,12 @@ def test_empty_lake_tells_the_user_what_to_run(tmp_path, redis_url):
     assert "broken" in set(steps["step"]) and "error" in set(steps["outcome"])
 
 
+@pytest.mark.clock
 def test_source_failure_shows_the_fallback_in_plain_words(tmp_path, redis_url):
     "A lake that stops three days ago, a live source that fails: the next step answers, and the boxes say so in words."
     import pandas as pd
-    from axia.core import utc_now
-    fill_lake(tmp_path, days=30, symbols=["USDJPY"], timeframes=["H1"], end=utc_now() - pd.Timedelta(days=3))
-    at = AppTest.from_function(injected_page, args=(str(tmp_path), redis_url, ["broken", "dummy"]), default_timeout=TIMEOUT).run()
+    fill_lake(tmp_path, days=30, symbols=["USDJPY"], timeframes=["H1"], end=TEST_NOW - pd.Timedelta(days=3))
+    at = AppTest.from_function(injected_page, args=(str(tmp_path), redis_url, ["broken", "dummy"], NOW), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert figure(at)["title"] == "USDJPY · H1 · from dummy · SYNTHETIC"
     warnings = [w.value for w in at.warning]
