@@ -338,8 +338,12 @@ def header_line(symbol: str, timeframe: str, df, meta: dict) -> str:
 
 # %% ../nbs/70_cli.ipynb #794e3590
 def _show_frame(df, n: int = 8) -> str:
+    "The first and last `n` bars as one aligned table, the ones between counted on a line of their own."
     if len(df) <= 2 * n: return df.to_string()
-    return f"{df.head(n).to_string()}\n...  ({len(df) - 2 * n:,} more bars)\n{df.tail(n).to_string(header=False)}"
+    import pandas as pd
+    lines = pd.concat([df.head(n), df.tail(n)]).to_string().splitlines()
+    head = len(lines) - 2 * n                                   # the column and index-name lines
+    return "\n".join(lines[:head + n] + [f"...  ({len(df) - 2 * n:,} more bars)"] + lines[head + n:])
 
 def _route_lines(meta: dict) -> str:
     return "\n".join(f"  {s['step']:<10} {s['outcome']:<8} {s['ms']:>8.1f} ms  {s['reason']}" for s in meta.get("steps") or [])

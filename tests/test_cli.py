@@ -260,3 +260,16 @@ def test_lake_migrate_and_a_corrupt_partition_is_named(collected, data_dir):
         assert "CORRUPT" in i.out and "corrupt" in i.err
     finally:
         part.write_bytes(saved)
+
+
+def test_a_long_answer_shows_its_ends_in_one_aligned_table():
+    from axia.cli import _show_frame
+    from axia.sources.dummy import DummyOhlcvSource
+    import pandas as pd
+    now = pd.Timestamp("2026-11-04 12:00", tz="UTC")
+    df = DummyOhlcvSource(clock=lambda: now).fetch("USDJPY", "H1", now - pd.Timedelta(days=2), now)
+    lines = _show_frame(df, n=3).splitlines()
+    assert len(lines) == 2 + 3 + 1 + 3 and lines[5] == f"...  ({len(df) - 6:,} more bars)"
+    rows = lines[2:5] + lines[6:]
+    assert len({len(l) for l in [lines[0]] + rows}) == 1                # every row under the column header
+    assert rows[0].startswith(str(df.index[0])) and rows[-1].startswith(str(df.index[-1]))
