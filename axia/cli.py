@@ -636,6 +636,10 @@ def main(argv: list[str] | None = None,  # the arguments (default: the command l
         print(f"axia: error: {_one_line(e)}", file=sys.stderr); return 2
     except KeyboardInterrupt:
         print("axia: interrupted", file=sys.stderr); return 130
+    except BrokenPipeError:                 # `axia get … | head`: the reader has all it wants; say nothing more
+        try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the exit's flush cannot fail again
+        except (OSError, ValueError): pass
+        return 141                          # 128 + SIGPIPE, as a shell reports a command cut short by the pipe
     except Exception as e:
         import traceback
         from axia.core import AxiaError, env_secrets, scrub

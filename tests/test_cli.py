@@ -273,3 +273,13 @@ def test_a_long_answer_shows_its_ends_in_one_aligned_table():
     rows = lines[2:5] + lines[6:]
     assert len({len(l) for l in [lines[0]] + rows}) == 1                # every row under the column header
     assert rows[0].startswith(str(df.index[0])) and rows[-1].startswith(str(df.index[-1]))
+
+
+def test_a_reader_that_stops_early_gets_no_error(tmp_path):
+    "`axia … | head -1`: the pipe closes under a long answer; axia stops quietly with 141, as a shell would report it."
+    code = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); from axia.cli import main; "
+            "sys.exit(main(['--data-dir', sys.argv[1], 'get', 'USDJPY', 'H1', '--days', '30', '--source', 'dummy', "
+            "'--format', 'csv']))")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=axia_env(), timeout=120)
+    assert r.returncode == 141, r.stderr
+    assert "Broken pipe" not in r.stderr and "Traceback" not in r.stderr and "error" not in r.stderr
