@@ -1,4 +1,4 @@
-"""A Streamlit app over the provider: pick a symbol, a timeframe and a period; see live candles with overlays, where they came from, and (in an expander) how the tiers are doing.
+"""A Streamlit app over the provider: pick a symbol, a timeframe and a period; see live candles with overlays, where they came from, and (on a page of its own) how the tiers are doing.
 
 Docs: https://axia-dev.github.io/axia/app.html.md"""
 
