@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from fastcore.basics import patch
 from filelock import FileLock
 from axia.core import (as_utc, AxiaError, ConfigError, OHLCV_COLUMNS, PRICE_COLUMNS, VOLUME_COLUMNS, InvalidBars,
-                       InvalidRange, TierUnavailable, Timeframe, empty_ohlcv, from_fx_clock, is_synthetic, mark_synthetic,
+                       InvalidRange, TierUnavailable, Timeframe, empty_ohlcv, from_fx_clock, is_synthetic, mark_synthetic, merge_arrays,
                        to_fx_clock, validate_ohlcv, validate_symbol, utc_now)
 from axia.ports import IOhlcvDataRepository
 
@@ -113,15 +113,12 @@ def _columns(df: pd.DataFrame) -> dict[str, np.ndarray]:
 
 # %% ../../nbs/13_tiers.s3.ipynb #06926407
 def _merge(old: dict[str, np.ndarray] | None, new: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    "Union of two sets of sorted, unique bars; `new` wins on equal times."
+    "Union of two sets of sorted, unique bars by core's bar merge (`merge_arrays`): `new` wins on equal times."
     if old is None or len(old["time"]) == 0: return new
     if len(new["time"]) == 0: return old
-    if old["time"][-1] < new["time"][0]: return {c: np.concatenate([old[c], new[c]]) for c in new}
-    t = np.concatenate([old["time"], new["time"]])
-    order = np.argsort(t, kind="stable")          # stable: of two equal times the new one comes second
-    ts = t[order]
-    keep = order[np.r_[ts[1:] != ts[:-1], True]]  # keep the last of each run of equal times
-    return {c: np.concatenate([old[c], new[c]])[keep] for c in new}
+    def arrays(d): return d["time"], np.stack([d[c] for c in PRICE_COLUMNS]), np.stack([d[c] for c in VOLUME_COLUMNS])
+    t, p, v, _ = merge_arrays(arrays(old), arrays(new))
+    return {"time": t, **dict(zip(PRICE_COLUMNS, p)), **dict(zip(VOLUME_COLUMNS, v))}
 
 # %% ../../nbs/13_tiers.s3.ipynb #2f0bcaef
 def _check_root(root: str) -> str:
