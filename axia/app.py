@@ -82,10 +82,12 @@ def _forwarding(proc: subprocess.Popen, signals=(signal.SIGTERM, signal.SIGHUP))
     return {s: signal.signal(s, forward) for s in signals}
 
 def _wait(proc: subprocess.Popen, timeout: float = 15) -> int:
-    try: return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-        return proc.wait()
+    "Streamlit's exit status once it has stopped: `timeout` s to stop by itself, then SIGTERM and 5 s, then SIGKILL."
+    for push in (None, proc.terminate, proc.kill):
+        if push is not None: push()
+        try: return proc.wait(timeout=timeout if push is None else 5)
+        except subprocess.TimeoutExpired: continue
+    return proc.wait()
 
 # %% ../nbs/51_app.ipynb #a7d75dba
 def run_app(

@@ -190,7 +190,7 @@ def test_run_app_serves_on_the_given_port_until_interrupted(tmp_path):
             except OSError: time.sleep(0.2)
         assert answered, "streamlit did not answer on the requested port"
         proc.send_signal(signal.SIGINT)
-        out = proc.communicate(timeout=30)[0].decode()
+        out = proc.communicate(timeout=60)[0].decode()
     finally:
         if proc.poll() is None: proc.kill(); proc.wait(5)
     assert proc.returncode == 0, out

@@ -66,7 +66,8 @@ def test_default_chart_and_another_symbol(browser, server):
     page.wait_for_function("() => [...document.querySelectorAll('strong')].some(s => s.textContent.startsWith('EURUSD · H1'))",
                            timeout=60_000)
     frame = page.query_selector(FRAME).content_frame()
-    frame.wait_for_function("() => window.__axiaChart && window.__axiaChart.bars > 400", timeout=60_000)
+    frame.wait_for_function("() => window.__axiaChart && window.__axiaChart.title.startsWith('EURUSD')"
+                            " && window.__axiaChart.bars > 400", timeout=60_000)   # the chart redrawn, not only the title
     legend = hover(page, frame)
     assert "O 1." in legend and " UTC" in legend                                    # EURUSD prices, 5 decimals
     page.close()

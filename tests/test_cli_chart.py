@@ -49,7 +49,7 @@ def test_axia_chart_serves_the_app_and_stops_on_ctrl_c(tmp_path):
         assert "<title>" in body.lower() or "streamlit" in body.lower()
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert f"http://localhost:{port}" in out and "Traceback" not in out
 
@@ -62,7 +62,7 @@ def test_sigterm_reaches_streamlit_and_nothing_outlives_the_command(tmp_path):
         kids = children(proc.pid)
         assert kids, "run_app should have started streamlit as its child"
         proc.send_signal(signal.SIGTERM)                  # what a service manager or `timeout` sends: to axia only
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None: proc.kill(); proc.wait(5)
     deadline = time.monotonic() + 10
@@ -96,7 +96,7 @@ def test_the_app_listens_on_loopback_by_default(tmp_path):
         assert local == {f"0100007F:{port:04X}"}, local          # 127.0.0.1 only, not 0.0.0.0
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=60)
     assert "no authentication" not in out
 
 
@@ -107,7 +107,7 @@ def test_another_host_warns_that_there_is_no_authentication(tmp_path):
         assert wait_health(port)
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=60)
     warning = next(l for l in out.splitlines() if "no authentication" in l)
     assert f"0.0.0.0:{port}" in warning and "ssh -L" in warning and "reverse proxy" in warning
     assert out.index("no authentication") < out.index(f"axia chart: http://localhost:{port}")

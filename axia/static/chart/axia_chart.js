@@ -105,7 +105,7 @@
     $("note").textContent = spec.note || "";
     if (keep) chart.timeScale().setVisibleLogicalRange(keep);
     else if (n) chart.timeScale().setVisibleLogicalRange({from: Math.max(0, slots.length - spec.visible), to: slots.length + 2});
-    window.__axiaChart = {drawn: performance.timeOrigin + performance.now(), bars: n, interactive: null};
+    window.__axiaChart = {drawn: performance.timeOrigin + performance.now(), bars: n, title: spec.title || "", interactive: null};
     requestAnimationFrame(() => {
       window.__axiaChart.painted = performance.timeOrigin + performance.now();
       setTimeout(() => { later.forEach((f) => f()); window.__axiaChart.overlays = performance.timeOrigin + performance.now(); }, 0);
