@@ -6,16 +6,18 @@ Docs: https://axia-dev.github.io/axia/collect.html.md"""
 
 # %% ../nbs/40_collect.ipynb #ba1de375
 from __future__ import annotations
-import json, os, sys, tempfile, time, uuid, warnings
+import json, logging, os, sys, tempfile, time, uuid, warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from .core import (AxiaError, Clock, FxCalendar, Timeframe, bar_grid, bar_open, drop_invalid_bars, empty_ohlcv,
-                       fmt_bytes, fx_month, is_synthetic, mark_synthetic, merge_bars, slice_bars, utc_now,
-                       validate_symbol)
-from .ports import IMaintainable, IOhlcvDataRepository, IOhlcvSource, IRetention, ISeriesCatalog
+from axia.core import (AxiaError, Clock, FxCalendar, Timeframe, bar_grid, bar_open, drop_invalid_bars, empty_ohlcv,
+                       fmt_bytes, fx_month, is_forming, is_synthetic, latest_bar_open, mark_synthetic, merge_bars,
+                       slice_bars, utc_now, validate_symbol)
+from axia.ports import IMaintainable, IOhlcvDataRepository, IOhlcvSource, IRetention, ISeriesCatalog, ITruncatable
+
+log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['RUN_PREFIX', 'TaskResult', 'CollectFailed', 'CollectReport', 'last_run', 'progress_enabled',
@@ -34,6 +36,7 @@ class TaskResult:
     bars_repaired: int = 0        # bars filled into holes or corrupt partitions
     bars_dropped: int = 0         # invalid bars the source sent (the forming bar is not counted)
     bars_cached: int = 0          # bars merged into Redis (the part Redis keeps)
+    bars_unborn: int = 0          # stored bars that were not complete yet (a clock that ran fast stored them): removed
     gaps: int = 0                 # holes still open after the repair pass (the source had nothing there)
     first: str | None = None      # first and last bar written (ISO, UTC)
     last: str | None = None
@@ -130,6 +133,7 @@ def __str__(self: CollectReport) -> str:
             f"{len(self.successes)} ok, {len(self.failures)} failed, {self.bars_written:,} bars written "
             f"in {self.duration_s:.1f} s")
     revised, repaired = sum(t.bars_revised for t in self.tasks), sum(t.bars_repaired for t in self.tasks)
+    unborn = sum(t.bars_unborn for t in self.tasks)
     holes = sum(t.gaps for t in self.tasks)
     if self.redis_error is not None: redis = f"Redis: {self.redis_error}"
     elif self.redis_skipped is not None: redis = f"Redis: skipped — {self.redis_skipped} (the lake was written)"
@@ -139,6 +143,8 @@ def __str__(self: CollectReport) -> str:
     lines = [head, redis]
     if revised or repaired or holes:
         lines.append(f"Quality: {revised:,} bars revised by the source, {repaired:,} repaired, {holes:,} gaps the source cannot fill")
+    if unborn:
+        lines.append(f"Clock: {unborn:,} stored bars were not complete yet (stored by a clock that ran fast) and were removed")
     if self.tasks: lines += ["", "Bars written (✗ = failed):", self.grid().to_string()]
     if self.failures: lines += ["", "Failures:"] + [f"  {t.symbol} {t.timeframe}: {t.error}" for t in self.failures]
     if self.path: lines += ["", f"Saved to {self.path}"]
@@ -229,12 +235,18 @@ def _refetch_start(last: pd.Timestamp, tf: Timeframe) -> pd.Timestamp:
 def complete_bars(df: pd.DataFrame,         # what the source returned
                   start: pd.Timestamp,      # first bar open wanted (inclusive)
                   now: pd.Timestamp,        # bars opening at or after now do not exist yet
+                  timeframe=None,           # given: the source's newest bar is kept only if it is not behind our clock
+                  calendar: FxCalendar | None = None,
                  ) -> tuple[pd.DataFrame, int]:  # (valid complete bars, number of invalid rows dropped)
     "The complete, valid bars of a fetch in [start, now)."
     synthetic = is_synthetic(df)
     forming = df.attrs.get("forming_bar")
     keep = (df.index >= start) & (df.index < now)
     if forming is not None: keep &= df.index < pd.Timestamp(forming)
+    if timeframe is not None and keep.any():
+        expected = latest_bar_open(now, timeframe, calendar)              # the bar forming now (or the last before a closure)
+        if df.index[-1] < bar_open(expected - pd.Timedelta(1, "ns"), timeframe):
+            keep &= df.index < df.index[-1]   # the source is behind our clock (ours runs fast?): its newest bar may be forming
     wanted = df[keep]
     clean, _ = drop_invalid_bars(wanted)
     return mark_synthetic(clean, synthetic), len(wanted) - len(clean)
@@ -269,10 +281,11 @@ def _holes(self: CollectOhlcvDataUseCase, stored: pd.DataFrame, tf: Timeframe, s
     return gaps(stored.index, grid, min_bars=int(slack / tf.duration) + 1)
 
 @patch
-def _repair(self: CollectOhlcvDataUseCase, symbol, tf, stored, now, res: TaskResult) -> pd.DataFrame:
-    "Fetch the holes (at most 20 per task, the largest first) and return the bars found for them."
+def _repair(self: CollectOhlcvDataUseCase, symbol, tf, stored, now, res: TaskResult, end=None) -> pd.DataFrame:
+    "Fetch the holes of `stored` from its first bar up to `end` (at most 20 per task, the largest first); the bars found."
     if stored.empty: return empty_ohlcv()
-    holes = self._holes(stored, tf, stored.index[0], stored.index[-1] + pd.Timedelta(1, "ns"))
+    end = stored.index[-1] + pd.Timedelta(1, "ns") if end is None else end   # up to the re-read: a lost last month too
+    holes = self._holes(stored, tf, stored.index[0], end)
     found = []
     for a, b, n in sorted(holes, key=lambda h: -h[2])[:20]:
         got, _ = complete_bars(self.source.fetch(symbol, tf, a, b + tf.duration), a, now)
@@ -295,6 +308,10 @@ def collect_one(self: CollectOhlcvDataUseCase,
     res, t0, step = TaskResult(symbol, tf.value), time.perf_counter(), "lake read"
     try:
         stored = self._stored(symbol, tf, now, known)
+        if len(stored) and (cut := self._unborn(stored, tf, now)) is not None:   # stored by a clock that ran fast
+            step = "remove unborn bars"
+            res.bars_unborn = self._drop_from(symbol, tf, cut)
+            stored = slice_bars(stored, None, cut)
         last = stored.index[-1] if len(stored) else None
         if last is None and known is None:
             older = self.lake.read(symbol, tf, start=self._backfill_start(tf, now))
@@ -303,10 +320,10 @@ def collect_one(self: CollectOhlcvDataUseCase,
         step = "fetch"
         fetched = self.source.fetch(symbol, tf, start, now)
         step = "validate"
-        bars, res.bars_dropped = complete_bars(fetched, start, now)
+        bars, res.bars_dropped = complete_bars(fetched, start, now, tf, self.calendar)
         writes, res.bars_written, res.bars_revised = changed_bars(bars, slice_bars(stored, start))
         step = "repair"
-        if len(stored) and (fixed := self._repair(symbol, tf, slice_bars(stored, None, start), now, res)).shape[0]:
+        if len(stored) and (fixed := self._repair(symbol, tf, slice_bars(stored, None, start), now, res, end=start)).shape[0]:
             fixed, n_new, _ = changed_bars(fixed, stored)
             res.bars_repaired = n_new
             writes = merge_bars(fixed, writes) if len(writes) else fixed
@@ -320,6 +337,22 @@ def collect_one(self: CollectOhlcvDataUseCase,
         res.error = f"{step}: {type(e).__name__}: {e}".strip()
     res.seconds = round(time.perf_counter() - t0, 4)
     return res
+
+@patch
+def _unborn(self: CollectOhlcvDataUseCase, stored: pd.DataFrame, tf: Timeframe, now) -> pd.Timestamp | None:
+    "The first stored bar that cannot be complete at `now` (it opens later, or is still forming), else None."
+    tail = stored.index[stored.index >= bar_open(now, tf) - 2 * tf.duration]
+    bad = (tail >= now) | np.asarray(is_forming(tail, tf, now, self.calendar))
+    return tail[bad][0] if bad.any() else None
+
+@patch
+def _drop_from(self: CollectOhlcvDataUseCase, symbol, tf: Timeframe, cut) -> int:
+    "Remove stored bars from `cut` on, in the lake and in Redis (a Redis failure only leaves them to expire there)."
+    n = self.lake.drop_from(symbol, tf, cut) if isinstance(self.lake, ITruncatable) else 0
+    if isinstance(self.redis, ITruncatable):
+        try: self.redis.drop_from(symbol, tf, cut)
+        except Exception as e: log.warning("Redis kept %s %s bars from %s: %s", symbol, tf.value, cut, e)
+    return n
 
 @patch
 def _cache(self: CollectOhlcvDataUseCase, symbol, tf, stored: pd.DataFrame, bars: pd.DataFrame, now) -> int:

@@ -693,14 +693,20 @@ def redact_url(url: str | None) -> str | None:
     except ValueError: return scrub(url)
     if password is not None:
         host = parts.netloc.rpartition("@")[2]
-        url = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+        user = f"{parts.username or ''}:" if parts.scheme.lower().startswith(_NAMED_USERS) else ""
+        url = urlunsplit(parts._replace(netloc=f"{user}***@{host}"))
     base, _, rest = url.partition("?")           # by hand: urlunsplit would turn unix:///path into unix:/path
     query, hash_, fragment = rest.partition("#")
     if "password=" not in query: return url
     query = urlencode([(k, "***" if k == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)], safe="*/")
     return f"{base}?{query}{hash_}{fragment}"
 
-_URL_CREDENTIALS = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.I)
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<user>[^:/@\s]*):[^@\s]*@", re.I)
+_NAMED_USERS = ("redis", "unix")   # a Redis user name says which account ("default"); elsewhere (s3://KEY:SECRET@) it is a key
+
+def _credentials(m) -> str:
+    user = f"{m['user']}:" if m["scheme"].lower().startswith(_NAMED_USERS) else ""
+    return f"{m['scheme']}://{user}***@"
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|secret|token)=)[^&\s#]+", re.I)
 
 _SECRET_NAME = re.compile("PASSWORD|SECRET|KEY|TOKEN|URL|URI")
@@ -726,7 +732,7 @@ def env_secrets(environ=None) -> list[str]:
 
 def scrub(text, secrets=()) -> str:
     "`text` with URL passwords, `password=` queries and every given secret value (3+ characters) replaced by `***`."
-    text = _QUERY_PASSWORD.sub(lambda m: m["head"] + "***", _URL_CREDENTIALS.sub(lambda m: m["head"] + "***@", str(text)))
+    text = _QUERY_PASSWORD.sub(lambda m: m["head"] + "***", _URL_CREDENTIALS.sub(_credentials, str(text)))
     for s in secrets:
         if s and len(s) >= 3: text = text.replace(s, "***")
     return text

@@ -12,7 +12,8 @@ import pandas as pd
 from .core import Clock, Timeframe, utc_now
 
 # %% auto #0
-__all__ = ['IOhlcvDataRepository', 'IWindowCache', 'ISeriesCatalog', 'IMaintainable', 'IRetention', 'IOhlcvSource']
+__all__ = ['IOhlcvDataRepository', 'IWindowCache', 'ISeriesCatalog', 'IMaintainable', 'IRetention', 'ITruncatable',
+           'IOhlcvSource']
 
 # %% ../nbs/02_ports.ipynb #613ac3ab
 class IOhlcvDataRepository(ABC):
@@ -62,6 +63,11 @@ class IMaintainable(Protocol):
 class IRetention(Protocol):
     "A tier that keeps only recent bars: the oldest bar open it keeps for a timeframe at `now`."
     def retention_start(self, now: pd.Timestamp, timeframe: Timeframe | str) -> pd.Timestamp: ...
+
+@runtime_checkable
+class ITruncatable(Protocol):
+    "A tier that can drop the bars of a series from an instant on (what a clock running fast stored too early)."
+    def drop_from(self, symbol: str, timeframe: Timeframe | str, t: pd.Timestamp) -> int: ...
 
 # %% ../nbs/02_ports.ipynb #ddc83626
 class IOhlcvSource(ABC):

@@ -193,3 +193,47 @@ def test_a_run_killed_midway_resumes_with_nothing_lost_or_duplicated(tmp_path):
         assert frame.index.is_unique and (len(frame) or tf == "MN1")           # November's MN1 bar still forms
         pd.testing.assert_frame_equal(lake_snapshot(a, [s], [tf])[(s, tf)], frame)
     assert last_run(tmp_path / "killed" / "runs").bars_written > 0
+
+
+def test_a_lost_month_before_the_last_day_is_repaired(tmp_path, redis_url):
+    "The month holding no bar of the re-read (here November, with December's first day stored after it) comes back."
+    now = pd.Timestamp("2026-12-01 10:30", tz="UTC")
+    lake, redis = lake_at(tmp_path / "lake", now), RedisOhlcvDataRepository(redis_url, clock=lambda: now)
+    uc = use_case(DummyOhlcvSource(clock=lambda: now), lake, redis, now, symbols=["USDJPY"], timeframes=["H1"],
+                  backfill_days=60)
+    assert uc.run().ok
+    before = lake.read("USDJPY", "H1")
+    november = next((tmp_path / "lake").rglob("month=11/data.parquet"))
+    november.write_bytes(november.read_bytes()[: november.stat().st_size // 2])      # torn mid-file
+    assert len(lake.read("USDJPY", "H1")) < len(before)
+    again = uc.run()
+    assert again.ok and again.tasks[0].bars_repaired > 400
+    pd.testing.assert_frame_equal(lake.read("USDJPY", "H1"), before)
+
+
+class BrokerOnTrueTime(DummyOhlcvSource):
+    "A broker terminal on the true time: like MT5, it returns its current bar among the others, unmarked."
+    def fetch(self, symbol, timeframe, start, end):
+        df = super().fetch(symbol, timeframe, start, min(end, self.clock() + Timeframe.parse(timeframe).duration))
+        df.attrs.pop("forming_bar", None)
+        return df
+
+
+def test_a_clock_that_runs_fast_stores_nothing_unborn_and_the_next_run_repairs(tmp_path, redis_url):
+    fast = NOW + pd.Timedelta("3h")
+    lake, redis = lake_at(tmp_path / "lake", fast), RedisOhlcvDataRepository(redis_url, clock=lambda: fast)
+    kw = dict(symbols=["USDJPY"], timeframes=["H1"])
+    # axia 3 h fast, the broker on true time: the broker's current (forming) 10:00 bar is not stored as complete
+    use_case(BrokerOnTrueTime(clock=lambda: NOW), lake, redis, fast, **kw).run()
+    assert lake.read("USDJPY", "H1").index[-1] == pd.Timestamp("2026-11-25 09:00", tz="UTC")
+    # the whole of axia 3 h fast (its source too): bars up to 12:00 are stored before they exist ...
+    use_case(DummyOhlcvSource(clock=lambda: fast), lake, redis, fast, **kw).run()
+    assert lake.read("USDJPY", "H1").index[-1] == pd.Timestamp("2026-11-25 12:00", tz="UTC")
+    # ... and the next run on the true clock removes them and leaves what a clean run stores
+    lake.clock = redis.clock = lambda: NOW
+    report = use_case(DummyOhlcvSource(clock=lambda: NOW), lake, redis, NOW, **kw).run()
+    assert report.ok and report.tasks[0].bars_unborn == 3                     # 10:00 (forming at 10:30), 11:00, 12:00
+    clean = lake_at(tmp_path / "clean")
+    use_case(DummyOhlcvSource(clock=lambda: NOW), clean, None, NOW, **kw).run()
+    pd.testing.assert_frame_equal(lake.read("USDJPY", "H1"), clean.read("USDJPY", "H1"))
+    assert redis.read("USDJPY", "H1").index[-1] == pd.Timestamp("2026-11-25 09:00", tz="UTC")

@@ -88,4 +88,4 @@ def test_unreachable_dynamodb_is_one_line_without_the_password(tmp_path):
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 1, r.stderr
         assert "s3cr3t-pw" not in r.stderr + r.stdout and "Traceback" not in r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1 and "DynamoDB unreachable" in r.stderr and "ops:***@" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "DynamoDB unreachable" in r.stderr and "http://***@127.0.0.1" in r.stderr   # user and password hidden

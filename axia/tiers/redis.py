@@ -699,6 +699,16 @@ def update(self: RedisOhlcvDataRepository, symbol, timeframe, new_data: pd.DataF
     if not len(new.times): return 0
     return self._transact(key, lambda old: (_since(_merge_columns(old, new), start), len(new.times)), self._ttl(now))
 
+@patch
+def drop_from(self: RedisOhlcvDataRepository, symbol, timeframe, t) -> int:
+    "Remove the bars opening at or after `t` (bars a clock running fast stored before they existed); returns how many."
+    key, now = self.key(symbol, timeframe), self.clock()
+    def change(old):
+        if old is None: return None, 0
+        lo = int(np.searchsorted(old.times, _ceil_units(t, old.unit), "left"))
+        return _rows(old, slice(None, lo)), len(old.times) - lo
+    return self._transact(key, change, self._ttl(now))
+
 # %% ../../nbs/11_tiers.redis.ipynb #f3be90b8
 def _primaries(r):
     "The servers holding data: the cluster's primaries, or the one server."

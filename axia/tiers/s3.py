@@ -670,6 +670,32 @@ def migrate_lake(root_or_repo: str | os.PathLike | S3OhlcvDataRepository,  # lak
     repo._layout_ok = False
     return report
 
+# %% ../../nbs/13_tiers.s3.ipynb #f2201f95
+@patch
+def drop_from(self: S3OhlcvDataRepository,
+              symbol: str,                 # broker symbol
+              timeframe: Timeframe | str,  # M1 … MN1
+              t,                           # UTC instant: bars opening at or after it go
+             ) -> int:                     # bars removed
+    "Remove the bars of a series opening at or after `t`."
+    symbol, tf, cut = validate_symbol(symbol), Timeframe.parse(timeframe), as_utc(t).value
+    first = int(_partition_ids(tf, np.array([cut]))[0])
+    removed = 0
+    for *_, pid, key, _ in self._list_partitions(series_prefix(symbol, tf)):
+        if pid < first: continue
+        with self._lock(key):
+            for attempt in range(MAX_COMMIT_TRIES):
+                old, synthetic, etag = self._read_stored(key)
+                if old is None: break
+                keep = old["time"] < cut
+                if keep.all(): break
+                if not keep.any(): self._remove(key); removed += len(keep); break
+                if self._commit(key, _encode(_to_table({c: v[keep] for c, v in old.items()}, bool(synthetic))), etag):
+                    removed += int((~keep).sum()); break
+                self.stats["conflicts"] += 1
+            else: raise TierUnavailable(f"gave up trimming {key} after {MAX_COMMIT_TRIES} conflicting writes")
+    return removed
+
 # %% ../../nbs/13_tiers.s3.ipynb #c4ef2960
 _ATHENA_TYPES = {pa.float64(): "double", pa.int64(): "bigint", pa.timestamp("us", tz="UTC"): "timestamp"}
 
