@@ -45,6 +45,9 @@ clock-matrix: $(STAMP)
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+faults:
+	$(BIN)/python tools/fault_table.py
+
 docs: $(STAMP)
 	bash tools/build_docs.sh
 
