@@ -427,11 +427,16 @@ def format_health(h: dict, list_gaps: bool = False) -> str:
         if len(ds):
             ds = ds.assign(ttl_h=(ds.ttl_s / 3600).round(1), memory_kb=(ds.memory_bytes / 1024).round(1))
             lines.append(textwrap.indent(ds[["key", "bars", "first", "last", "ttl_h", "memory_kb"]].to_string(index=False), "  "))
-        for k in r.get("odd_keys") or []: lines.append(f"  skipped a key that is not axia's: {safe_text(k)}")
+        for k in r.get("odd_keys") or []:
+            key, why = (k.get("key"), k.get("reason")) if isinstance(k, dict) else (k, "")
+            lines.append(f"  skipped a key that is not axia's: {safe_text(key)}" + (f" ({safe_text(why)})" if why else ""))
     lines += ["", f"Lake ({lk.get('root', '?')}): " + (f"{lk['series']} series, {lk['bars']:,} bars, {fmt_bytes(lk['bytes'])}"
                                                         if "series" in lk else f"UNREACHABLE — {lk.get('error')}")]
-    if lk.get("corrupt_partitions"): lines.append(f"  CORRUPT: {lk['corrupt_partitions']} partition(s) cannot be read "
-                                                  "— `axia collect` re-fetches what the source still has")
+    if bad := lk.get("corrupt_partitions"):
+        names = bad if isinstance(bad, (list, tuple)) else [bad]
+        lines.append(f"  CORRUPT: {len(names)} partition(s) cannot be read — `axia collect` re-fetches what the source "
+                     "still has:")
+        lines += [f"    {safe_text(n)}" for n in names]
     cov = lk.get("coverage")
     if cov is not None and len(cov):
         cols = [c for c in ["symbol", "timeframe", "first", "last", "bars", "missing", "bytes"] if c in cov]
