@@ -113,3 +113,12 @@ def clocked_page(data_dir: str, redis_url: str, now_iso: str):
 
     settings = Settings(data_dir=data_dir, redis_url=redis_url, symbols=["USDJPY", "EURUSD"])
     main(SimpleNamespace(settings=settings, provider=FrozenProvider()), clock=clock)
+
+
+def like_a_terminal():
+    """`preexec_fn` for a command a test stops with SIGINT, as Ctrl-C in a terminal would: SIGINT at its default.
+    A shell that starts a job in the background (`make test &`, CI runners, nohup) hands its children SIGINT
+    ignored, and Python keeps it ignored, so without this such a command would never see the Ctrl-C."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+

@@ -181,7 +181,9 @@ def test_run_app_serves_on_the_given_port_until_interrupted(tmp_path):
     from chart_support import free_port
     port = free_port()
     code = f"from axia.app import run_app; raise SystemExit(run_app(port={port}, data_dir={str(tmp_path)!r}))"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    from chart_support import like_a_terminal
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=like_a_terminal)   # Ctrl-C reaches it even when the suite runs in the background
     try:
         deadline, answered = time.monotonic() + 60, False
         while time.monotonic() < deadline and not answered:

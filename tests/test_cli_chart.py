@@ -4,6 +4,7 @@ import os, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 from conftest import free_port
+from chart_support import like_a_terminal
 
 
 def wait_health(port: int, timeout: float = 60) -> bool:
@@ -42,7 +43,7 @@ def test_axia_chart_serves_the_app_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     env = {**os.environ, "AXIA_DATA_DIR": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-m", "axia.cli", "chart", "--port", str(port), "--source", "dummy"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=like_a_terminal)
     try:
         assert wait_health(port)
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
