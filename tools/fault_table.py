@@ -771,13 +771,19 @@ def _health(port: int) -> bool:
     except OSError: return False
 
 
+def _sigint_default():
+    "A shell's background job starts with SIGINT ignored, and Python keeps it so: a terminal's Ctrl-C has it at default."
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def f_chart_bind(ctx: Ctx, t: int) -> Try:
     c = Check(ctx)
     for host in (None, "0.0.0.0"):
         d = ctx.fresh(f"f09-t{t}-{'default' if host is None else 'any'}")
         port = free_port()
         args = [AXIA, "chart", "--port", str(port), "--source", "dummy"] + ([] if host is None else ["--host", host])
-        p = subprocess.Popen(args, env=base_env(ctx, d), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ctx.root)
+        p = subprocess.Popen(args, env=base_env(ctx, d), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ctx.root,
+                             preexec_fn=_sigint_default)   # Ctrl-C as from a terminal, even when this tool runs in the background
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.extend(ln.decode("utf-8", "replace") for ln in p.stdout), daemon=True)
         reader.start()
