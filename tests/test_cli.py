@@ -280,6 +280,7 @@ def test_a_reader_that_stops_early_gets_no_error(tmp_path):
     code = ("import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); from axia.cli import main; "
             "sys.exit(main(['--data-dir', sys.argv[1], 'get', 'USDJPY', 'H1', '--days', '30', '--source', 'dummy', "
             "'--format', 'csv']))")
-    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=axia_env(), timeout=120)
+    try: r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=axia_env(), timeout=120)
+    finally: EmbeddedRedis(tmp_path).stop()                             # the get started the data directory's server
     assert r.returncode == 141, r.stderr
     assert "Broken pipe" not in r.stderr and "Traceback" not in r.stderr and "error" not in r.stderr
