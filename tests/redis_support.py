@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import redis_server_binary
+from proc_support import redis_processes_on  # noqa: F401  (the Redis fault tests import it from here)
 
 
 class SilentServer:
@@ -102,15 +103,6 @@ def stopped(pid: int):
     finally: os.kill(pid, signal.SIGCONT)
 
 
-def redis_processes_on(socket_path: Path) -> list[int]:
-    "Pids of live redis-server processes started with `socket_path` as their unix socket."
-    pids = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit(): continue
-        try: cmd = (d / "cmdline").read_bytes()
-        except OSError: continue
-        if b"redis-server" in cmd and str(socket_path).encode() in cmd: pids.append(int(d.name))
-    return pids
 
 
 class LocalCluster:

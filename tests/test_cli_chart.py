@@ -5,6 +5,7 @@ from pathlib import Path
 
 from conftest import free_port
 from chart_support import like_a_terminal
+from proc_support import alive
 
 
 def wait_health(port: int, timeout: float = 60) -> bool:
@@ -25,11 +26,6 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def alive(pid: int) -> bool:
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    try: return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError: return False
 
 
 def run_app_proc(tmp_path, port: int, host: str | None = None) -> subprocess.Popen:

@@ -31,6 +31,8 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 AXIA = str(Path(sys.executable).with_name("axia") if Path(sys.executable).with_name("axia").exists() else ROOT / ".venv/bin/axia")
 AXIA_AT = [sys.executable, str(ROOT / "tests" / "axia_at.py")]     # the CLI's main at AXIA_TEST_NOW
+sys.path.insert(0, str(ROOT / "tests"))
+from proc_support import alive, redis_processes_on  # noqa: E402  (the tests' own /proc helpers)
 SECRET, KEY_ID = "s3cr3t-PASSWORD", "AKIAFAULTKEY7"                  # planted; must never be shown
 SECRETS = (SECRET, KEY_ID)
 SYMBOL, TF, SEED_DAYS = "USDJPY", "H1", 90
@@ -100,22 +102,8 @@ class RedisServer:
         if self.proc.poll() is None: self.proc.kill(); self.proc.wait(5)
 
 
-def redis_processes_on(socket_path: Path) -> list[int]:
-    "Pids of live redis-server processes serving `socket_path` (their title or command line names it)."
-    pids = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit(): continue
-        try: cmd = (d / "cmdline").read_bytes()
-        except OSError: continue
-        if b"redis-server" in cmd and str(socket_path).encode() in cmd: pids.append(int(d.name))
-    return pids
 
 
-def alive(pid: int) -> bool:
-    try: os.kill(pid, 0)
-    except OSError: return False
-    try: return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError: return False
 
 
 def children(pid: int) -> list[int]:
