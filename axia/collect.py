@@ -245,7 +245,9 @@ def complete_bars(df: pd.DataFrame,         # what the source returned
     if forming is not None: keep &= df.index < pd.Timestamp(forming)
     if timeframe is not None and keep.any():
         expected = latest_bar_open(now, timeframe, calendar)              # the bar forming now (or the last before a closure)
-        if df.index[-1] < bar_open(expected - pd.Timedelta(1, "ns"), timeframe):
+        tf = Timeframe.parse(timeframe)
+        before = bar_grid(expected - max(pd.Timedelta(days=8), 3 * tf.duration), expected, tf, calendar)
+        if len(before) and df.index[-1] < before[-1]:                       # behind the last complete trading bar
             keep &= df.index < df.index[-1]   # the source is behind our clock (ours runs fast?): its newest bar may be forming
     wanted = df[keep]
     clean, _ = drop_invalid_bars(wanted)

@@ -237,3 +237,15 @@ def test_a_clock_that_runs_fast_stores_nothing_unborn_and_the_next_run_repairs(t
     use_case(DummyOhlcvSource(clock=lambda: NOW), clean, None, NOW, **kw).run()
     pd.testing.assert_frame_equal(lake.read("USDJPY", "H1"), clean.read("USDJPY", "H1"))
     assert redis.read("USDJPY", "H1").index[-1] == pd.Timestamp("2026-11-25 09:00", tz="UTC")
+
+
+def test_a_source_without_a_bar_yet_at_the_sunday_open_keeps_fridays_last():
+    "Behind our clock means behind the last complete *trading* bar: at 17:00:30 New York on Sunday that is Friday's."
+    sunday = pd.Timestamp("2026-11-08 22:00:30", tz="UTC")
+    friday = DummyOhlcvSource(clock=lambda: pd.Timestamp("2026-11-07 12:00", tz="UTC")).fetch(
+        "USDJPY", "H1", pd.Timestamp("2026-11-06 12:00", tz="UTC"), sunday)
+    assert friday.index[-1] == pd.Timestamp("2026-11-06 21:00", tz="UTC")
+    kept, _ = complete_bars(friday, friday.index[0], sunday, "H1")
+    assert kept.index[-1] == friday.index[-1]
+    kept, _ = complete_bars(friday, friday.index[0], sunday + pd.Timedelta("3h"), "H1")   # 3 bars behind: maybe forming
+    assert kept.index[-1] == friday.index[-2]
