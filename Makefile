@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m compileall -q axia    # an editable install is not byte-compiled: every command would compile axia
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -43,6 +44,7 @@ clock-matrix: $(STAMP)
 	bash tools/clock_matrix.sh
 
 bench: $(STAMP)
+	$(BIN)/python -m compileall -q axia
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 faults:

@@ -123,7 +123,7 @@ def _relay_errors(proc: subprocess.Popen, out):
 # %% ../nbs/51_app.ipynb #c9191e19
 def settings_key(settings: Settings) -> str:
     "A short, secret-free fingerprint of `settings`."
-    text = settings.model_dump_json() + (settings.redis_url_redacted or "")
+    text = repr(settings) + (settings.redis_url_redacted or "")   # secrets are stars in the repr
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 @st.cache_resource(show_spinner="Starting axia's tiers…")

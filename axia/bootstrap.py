@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from axia.config import Settings, load_settings
 from axia.core import Clock, FxCalendar, bar_grid, scrub, utc_now
-from axia.orders import IKillSwitchRepository, IOrderExecutor, IOrderQueue, IOrderRepository
 from axia.ports import IOhlcvDataRepository, IOhlcvSource
 from axia.provider import OhlcvDataProvider, gaps, routes_with_sources
 from axia.tiers.memory import MemoryOhlcvDataRepository
 from axia.tiers.redis import RedisOhlcvDataRepository, connect_redis, embedded_redis_url
 from axia.tiers.s3 import S3OhlcvDataRepository
 
-if TYPE_CHECKING: from axia.order_path import ProcessSqsOrderUseCase
+if TYPE_CHECKING:   # the order path loads only in the commands that use it
+    from axia.order_path import ProcessSqsOrderUseCase
+    from axia.orders import IKillSwitchRepository, IOrderExecutor, IOrderQueue, IOrderRepository
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def build_stack(settings: Settings | None = None,  # default: `load_settings()` 
                ) -> Stack:
     "Tiers, sources and the provider, built from settings, all on one clock and one market calendar."
     settings = settings or load_settings()
-    if source: settings = settings.model_copy(update={"source": source})
+    if source: settings = settings.replace(source=source)
     calendar = settings.calendar
     sources = build_sources(settings, clock=clock)
     lake, (redis, redis_error), memory = build_lake(settings, clock), build_redis(settings, clock), build_memory(settings, clock)

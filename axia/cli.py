@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args, **more):
     from axia.config import load_settings
     s = load_settings(data_dir=getattr(args, "data_dir", None), source=getattr(args, "source", None), **more)
-    if "data_dir" not in s.model_fields_set and not getattr(args, "_announced", False):
+    if "data_dir" not in s.fields_set and not getattr(args, "_announced", False):
         print(f"axia: data directory {Path(s.data_dir).resolve()} (the default; set --data-dir or AXIA_DATA_DIR)",
               file=sys.stderr)
         args._announced = True
@@ -586,7 +586,7 @@ def cmd_stop(args, out=sys.stdout, clock=None) -> int:
 def _order_stack(settings, clock):
     from axia.bootstrap import build_order_stack
     from axia.order_path import orders_report, set_kill_switch
-    stack = build_order_stack(settings.model_copy(update={"order_executor": "paper"}), clock=clock or _wall())
+    stack = build_order_stack(settings.replace(order_executor="paper"), clock=clock or _wall())
     return dict(orders=stack.orders, kill_switch=stack.kill_switch, report=orders_report, set=set_kill_switch)
 
 def cmd_orders(args, out=sys.stdout, clock=None) -> int:

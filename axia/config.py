@@ -6,14 +6,14 @@ Docs: https://axia-dev.github.io/axia/config.html.md"""
 
 # %% ../nbs/01_config.ipynb #9af0145a
 from __future__ import annotations
-import re
+import os, re
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
 from urllib.parse import urlsplit
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from .core import ConfigError, FxCalendar, ServerClock, Timeframe, redact_url, scrub, secret_values, validate_symbol
+from fastcore.basics import patch
+from .core import (ConfigError, FxCalendar, Secret, ServerClock, Timeframe, redact_url, scrub, secret_values,
+                       validate_symbol)
 
 # %% auto #0
 __all__ = ['DEFAULT_SYMBOLS', 'Settings', 'load_settings']
@@ -56,124 +56,198 @@ def _check_lake_uri(uri: str) -> str:
         raise ConfigError(f"lake URI {scrub(uri)!r} — the lake is a local directory or s3://bucket/prefix")
     return uri
 
-class Settings(BaseSettings):
-    "axia's configuration. Every field can be set as `AXIA_<FIELD>` in the environment or in `.env`."
-    model_config = SettingsConfigDict(env_prefix="AXIA_", env_file=".env", extra="ignore", validate_default=True)
+# %% ../nbs/01_config.ipynb #42dcbcc0
+def _int(lo: int | None = None, hi: int | None = None, optional=False):
+    "A parser of whole numbers in [lo, hi]."
+    span = f" from {lo:,} to {hi:,}" if lo is not None and hi is not None else f" ≥ {lo:,}" if lo is not None else ""
+    def parse(v):
+        if v is None and optional: return None
+        if isinstance(v, bool) or not isinstance(v, (int, str)) or (isinstance(v, str) and not re.fullmatch(r"\s*[+-]?\d+\s*", v)):
+            raise ConfigError(f"{v!r} is not a whole number{span}")
+        n = int(v)
+        if (lo is not None and n < lo) or (hi is not None and n > hi): raise ConfigError(f"{n:,} — give a whole number{span}")
+        return n
+    return parse
 
+def _seconds(v) -> float:
+    "A parser of timeouts: a number of seconds, more than 0 and at most 300."
+    try: x = float(v)
+    except (TypeError, ValueError): raise ConfigError(f"{v!r} is not a number of seconds") from None
+    if not 0 < x <= 300: raise ConfigError(f"{v!r} — give a number of seconds above 0 and at most 300")
+    return x
+
+def _choice(*options: str):
+    "A parser of one of `options`."
+    def parse(v):
+        if v not in options: raise ConfigError(f"{v!r} — choose one of {', '.join(options)}")
+        return v
+    return parse
+
+def _text(v) -> str: return str(v)
+def _optional(parse):
+    "`parse`, with None (or an empty variable) for not set."
+    return lambda v: None if v is None or v == "" else parse(v)
+
+def _symbols(v) -> list[str]:
+    if not (v := _split(v)): raise ConfigError("no symbols — give at least one, e.g. AXIA_SYMBOLS=USDJPY,EURUSD")
+    return [validate_symbol(s) for s in v]
+
+def _timeframes(v) -> list[Timeframe]:
+    if not (v := _split(v)): raise ConfigError("no timeframes — give at least one, e.g. AXIA_TIMEFRAMES=M1,H1")
+    return [Timeframe.parse(t) for t in v]
+
+def _dates(v) -> list[date]:
+    out = []
+    for d in _split(v) or []:
+        try: out.append(d if isinstance(d, date) else date.fromisoformat(str(d)))
+        except ValueError: raise ConfigError(f"{d!r} is not a date like 2026-04-03") from None
+    return out
+
+def _server_tz(v) -> str: ServerClock(v); return str(v)
+
+def _redis_url(v) -> Secret:
+    s = Secret(v)
+    _check_url(s.get_secret_value(), _REDIS_SCHEMES, "Redis URL")
+    return s
+
+def _endpoint(v) -> str: return _check_url(str(v), ("http", "https"), "endpoint")
+
+def _hh_mm(v) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", str(v)): raise ConfigError(f"{v!r} — give a time like 13:00")
+    return str(v)
+
+def _f(default, parse, doc: str = "", factory=None):
+    "A field of `Settings`: its default (or `factory`), its parser and what it is for."
+    meta = {"parse": parse, "doc": doc}
+    return field(default_factory=factory, metadata=meta) if factory else field(default=default, metadata=meta)
+
+# %% ../nbs/01_config.ipynb #f860f120
+def _dotenv(path: str | None) -> dict[str, str]:
+    "`KEY=value` lines of a .env file (`export`, quotes and `#` comments allowed); {} when there is none."
+    if not path or not os.path.isfile(path): return {}
+    out = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line: continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"": value = value[1:-1]
+        else: value = value.split(" #", 1)[0].strip()
+        out[key.strip()] = value
+    return out
+
+def _given(env_file: str | None, values: dict) -> dict:
+    "Field values given: the arguments, then AXIA_* variables, then the .env file's."
+    env = {k.upper(): v for k, v in _dotenv(env_file).items()} | {k.upper(): v for k, v in os.environ.items()}
+    names = {f.name for f in fields(Settings)}
+    unknown = set(values) - names
+    if unknown: raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    return {n: env[f"AXIA_{n.upper()}"] for n in names if f"AXIA_{n.upper()}" in env} | values
+
+# %% ../nbs/01_config.ipynb #71d8bc91
+@dataclass(init=False)
+class Settings:
+    "axia's configuration. Every field can be set as `AXIA_<FIELD>` in the environment or in `.env`."
     # where things live
-    data_dir: Path = Field(Path(".axia"), description="local state: lake, embedded Redis, order tables, run reports")
-    lake_uri: str | None = Field(None, description="a directory or s3://bucket/prefix; default <data_dir>/lake")
-    s3_endpoint_url: str | None = Field(None, description="custom S3 endpoint (MinIO, moto); None for AWS")
-    s3_region: str = "us-east-1"
-    aws_access_key_id: SecretStr | None = None
-    aws_secret_access_key: SecretStr | None = None
+    data_dir: Path = _f(Path(".axia"), Path, "local state: lake, embedded Redis, order tables, run reports")
+    lake_uri: str | None = _f(None, _optional(_check_lake_uri), "a directory or s3://bucket/prefix; default <data_dir>/lake")
+    s3_endpoint_url: str | None = _f(None, _optional(_endpoint), "custom S3 endpoint (MinIO, moto); None for AWS")
+    s3_region: str = _f("us-east-1", _text)
+    aws_access_key_id: Secret | None = _f(None, _optional(Secret))
+    aws_secret_access_key: Secret | None = _f(None, _optional(Secret))
 
     # what to collect
-    symbols: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SYMBOLS))
-    timeframes: Annotated[list[Timeframe], NoDecode] = Field(default_factory=lambda: list(Timeframe))
-    source: Literal["mt5", "yfinance", "dummy"] = Field("mt5", description="primary live source for collection")
-    backfill_days: int = Field(30, ge=1, le=36_500, description="history fetched for a symbol/timeframe with nothing stored yet")
-    runs_keep_days: int = Field(90, ge=1, description="executed job notebooks and run reports older than this are pruned")
+    symbols: list[str] = _f(None, _symbols, factory=lambda: list(DEFAULT_SYMBOLS))
+    timeframes: list[Timeframe] = _f(None, _timeframes, factory=lambda: list(Timeframe))
+    source: str = _f("mt5", _choice("mt5", "yfinance", "dummy"), "primary live source for collection")
+    backfill_days: int = _f(30, _int(1, 36_500), "history fetched for a symbol/timeframe with nothing stored yet")
+    runs_keep_days: int = _f(90, _int(1), "executed job notebooks and run reports older than this are pruned")
 
     # L1 / L2
-    retention_hours: int = Field(24, ge=1, description="hours of bars kept in Redis")
-    l1_max_mb: int = Field(64, ge=1, description="bound of the in-process cache")
-    redis_url: SecretStr | None = Field(None, description="redis://, rediss://, unix:// or redis+cluster:// URL; None starts an embedded server")
-    redis_ttl_policy: Literal["fixed", "ny_close"] = "fixed"
-    redis_ttl_hours: int = Field(25, ge=1)
-    redis_max_memory_mb: int = Field(256, ge=1)
-    redis_socket_timeout: float = Field(0.5, gt=0, le=300, allow_inf_nan=False, description="seconds")
-    redis_connect_timeout: float = Field(0.5, gt=0, le=300, allow_inf_nan=False, description="seconds")
+    retention_hours: int = _f(24, _int(1), "hours of bars kept in Redis")
+    l1_max_mb: int = _f(64, _int(1), "bound of the in-process cache")
+    redis_url: Secret | None = _f(None, _optional(_redis_url),
+                                  "redis://, rediss://, unix:// or redis+cluster:// URL; None starts an embedded server")
+    redis_ttl_policy: str = _f("fixed", _choice("fixed", "ny_close"))
+    redis_ttl_hours: int = _f(25, _int(1))
+    redis_max_memory_mb: int = _f(256, _int(1))
+    redis_socket_timeout: float = _f(0.5, _seconds, "seconds")
+    redis_connect_timeout: float = _f(0.5, _seconds, "seconds")
 
     # L3 and the order path
-    dynamodb_endpoint_url: str | None = Field(None, description="DynamoDB endpoint; None with no region set uses embedded SQLite")
-    dynamodb_region: str | None = None
-    dynamodb_table_prefix: str = "axia"
-    sqs_queue_url: str | None = Field(None, description="SQS queue of order messages; None uses an embedded SQLite queue")
-    sqs_endpoint_url: str | None = Field(None, description="custom SQS endpoint (LocalStack, moto); None for AWS")
-    sqs_region: str | None = None
-    order_executor: Literal["paper", "mt5"] = "paper"
+    dynamodb_endpoint_url: str | None = _f(None, _optional(_endpoint), "DynamoDB endpoint; None with no region set uses embedded SQLite")
+    dynamodb_region: str | None = _f(None, _optional(_text))
+    dynamodb_table_prefix: str = _f("axia", _text)
+    sqs_queue_url: str | None = _f(None, _optional(_text), "SQS queue of order messages; None uses an embedded SQLite queue")
+    sqs_endpoint_url: str | None = _f(None, _optional(_endpoint), "custom SQS endpoint (LocalStack, moto); None for AWS")
+    sqs_region: str | None = _f(None, _optional(_text))
+    order_executor: str = _f("paper", _choice("paper", "mt5"))
 
     # MetaTrader 5
-    mt5_path: str | None = None
-    mt5_login: int | None = None
-    mt5_password: SecretStr | None = None
-    mt5_server: str | None = None
-    mt5_server_tz: str = Field("America/New_York+7", description="broker server clock, see `ServerClock`")
-    mt5_symbol_suffix: str = Field("", description="appended to every symbol for the broker, e.g. '.pro'")
-    mt5linux_host: str | None = Field(None, description="mt5linux bridge host (Linux); None imports MetaTrader5 directly")
-    mt5linux_port: int = Field(18812, ge=1, le=65535)
+    mt5_path: str | None = _f(None, _optional(_text))
+    mt5_login: int | None = _f(None, _int(optional=True))
+    mt5_password: Secret | None = _f(None, _optional(Secret))
+    mt5_server: str | None = _f(None, _optional(_text))
+    mt5_server_tz: str = _f("America/New_York+7", _server_tz, "broker server clock, see `ServerClock`")
+    mt5_symbol_suffix: str = _f("", _text, "appended to every symbol for the broker, e.g. '.pro'")
+    mt5linux_host: str | None = _f(None, _optional(_text), "mt5linux bridge host (Linux); None imports MetaTrader5 directly")
+    mt5linux_port: int = _f(18812, _int(1, 65535))
 
     # the market calendar (weekends, 25 Dec and 1 Jan, early closes on 24 and 31 Dec are built in)
-    closed_dates: Annotated[list[date], NoDecode] = Field(default_factory=list,
-                                                         description="a broker's own closed FX days, e.g. 2026-04-03")
-    early_close_time: str = Field("13:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
-                                  description="New York time of the 24 and 31 December early closes")
+    closed_dates: list[date] = _f(None, _dates, "a broker's own closed FX days, e.g. 2026-04-03", factory=list)
+    early_close_time: str = _f("13:00", _hh_mm, "New York time of the 24 and 31 December early closes")
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: str = _f("INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"))
 
-    @field_validator("symbols", "closed_dates", mode="before")
-    @classmethod
-    def _split_lists(cls, v): return _split(v)
+# %% ../nbs/01_config.ipynb #63ece9cd
+@patch
+def __init__(self: Settings,
+             _env_file: str | None = ".env",   # read this .env too (None: the environment only)
+             **values):                         # field values that win over the environment
+    given = _given(_env_file, values)
+    for f in fields(self):
+        if f.name in given:
+            try: v = f.metadata["parse"](given[f.name])
+            except (ConfigError, TypeError, ValueError) as e: raise ConfigError(scrub(f"AXIA_{f.name.upper()}: {e}")) from None
+        else: v = f.default if f.default_factory is MISSING else f.default_factory()
+        setattr(self, f.name, v)
+    self.fields_set = frozenset(given)
 
-    @field_validator("symbols")
-    @classmethod
-    def _check_symbols(cls, v):
-        if not v: raise ConfigError("no symbols — give at least one, e.g. AXIA_SYMBOLS=USDJPY,EURUSD")
-        return [validate_symbol(s) for s in v]
+@patch
+def replace(self: Settings, **changes) -> Settings:
+    "A copy with `changes` applied and checked; the environment is not read again."
+    out = Settings(None, **{f.name: getattr(self, f.name) for f in fields(self)} | changes)
+    out.fields_set = self.fields_set | set(changes)
+    return out
 
-    @field_validator("redis_url")
-    @classmethod
-    def _check_redis_url(cls, v):
-        if v is not None: _check_url(v.get_secret_value(), _REDIS_SCHEMES, "Redis URL")
-        return v
+@patch
+def dump(self: Settings, *names: str) -> dict:
+    "The fields (or only `names`) as a dict; secrets stay `Secret`s."
+    return {f.name: getattr(self, f.name) for f in fields(self) if not names or f.name in names}
 
-    @field_validator("s3_endpoint_url", "dynamodb_endpoint_url", "sqs_endpoint_url")
-    @classmethod
-    def _check_endpoint(cls, v): return v if v is None else _check_url(v, ("http", "https"), "endpoint")
+@patch(as_prop=True)
+def lake(self: Settings) -> str:
+    "Where the lake lives: `lake_uri`, or `<data_dir>/lake`."
+    return self.lake_uri or str(self.data_dir / "lake")
 
-    @field_validator("lake_uri")
-    @classmethod
-    def _check_lake(cls, v): return v if v is None else _check_lake_uri(v)
+@patch(as_prop=True)
+def redis_url_redacted(self: Settings) -> str | None:
+    return redact_url(self.redis_url.get_secret_value()) if self.redis_url else None
 
-    @field_validator("timeframes", mode="before")
-    @classmethod
-    def _parse_timeframes(cls, v):
-        if not (v := _split(v)): raise ConfigError("no timeframes — give at least one, e.g. AXIA_TIMEFRAMES=M1,H1")
-        return [Timeframe.parse(t) for t in v]
+@patch(as_prop=True)
+def calendar(self: Settings) -> FxCalendar:
+    "The market calendar: the built-in closures plus `closed_dates`."
+    return FxCalendar(early_close_time=self.early_close_time, extra_dates=self.closed_dates)
 
-    @field_validator("mt5_server_tz")
-    @classmethod
-    def _check_server_tz(cls, v): ServerClock(v); return v
+@patch
+def secrets(self: Settings) -> list[str]:
+    "Every secret value set, for `axia.core.scrub` (never printed): core's `secret_values` of the secret fields."
+    vals = [self.aws_access_key_id, self.aws_secret_access_key, self.mt5_password, self.redis_url]
+    return secret_values(v.get_secret_value() for v in vals if v is not None)
 
-    @property
-    def lake(self) -> str:
-        "Where the lake lives: `lake_uri`, or `<data_dir>/lake`."
-        return self.lake_uri or str(self.data_dir / "lake")
-
-    @property
-    def redis_url_redacted(self) -> str | None:
-        return redact_url(self.redis_url.get_secret_value()) if self.redis_url else None
-
-    @property
-    def calendar(self) -> FxCalendar:
-        "The market calendar: the built-in closures plus `closed_dates`."
-        return FxCalendar(early_close_time=self.early_close_time, extra_dates=self.closed_dates)
-
-    def secrets(self) -> list[str]:
-        "Every secret value set, for `axia.core.scrub` (never printed): core's `secret_values` of the secret fields."
-        vals = [self.aws_access_key_id, self.aws_secret_access_key, self.mt5_password, self.redis_url]
-        return secret_values(v.get_secret_value() for v in vals if v is not None)
-
-# %% ../nbs/01_config.ipynb #422e6e48
+# %% ../nbs/01_config.ipynb #7f8f76cc
 def load_settings(_env_file: str | None = ".env",   # read this .env too (None: the environment only)
                   **overrides,                       # field values that win over the environment (None: not given)
                  ) -> Settings:
     "`Settings` from the environment and `.env` with the non-None `overrides`; a bad value raises one `ConfigError` line."
-    try: return Settings(_env_file=_env_file, **{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = "_".join(str(x) for x in err["loc"][:1]) or "settings"
-        msg = re.sub(r"^(Value|Assertion) error, ", "", err["msg"])
-        more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-        raise ConfigError(scrub(f"AXIA_{field.upper()}: {msg}{more}")) from None
+    return Settings(_env_file, **{k: v for k, v in overrides.items() if v is not None})

@@ -23,7 +23,7 @@ __all__ = ['SYMBOL_RULE', 'PRICE_COLUMNS', 'VOLUME_COLUMNS', 'OHLCV_COLUMNS', 'O
            'utc_now', 'as_utc', 'fixed_clock', 'merge_arrays', 'merge_bars', 'FxCalendar', 'market_closures',
            'is_market_open', 'next_market_open', 'last_market_close', 'trading_offset', 'fx_day_close', 'bar_open',
            'bar_close', 'bar_end', 'is_forming', 'forming_bar', 'next_bar_open', 'latest_bar_open', 'bar_grid',
-           'resample_ohlcv']
+           'resample_ohlcv', 'Secret']
 
 # %% ../nbs/00_core.ipynb #51e986d7
 class AxiaError(Exception):
@@ -736,6 +736,18 @@ def scrub(text, secrets=()) -> str:
     for s in secrets:
         if s and len(s) >= 3: text = text.replace(s, "***")
     return text
+
+# %% ../nbs/00_core.ipynb #7428408e
+class Secret:
+    "A password, key or URL with credentials: `repr` and `str` are stars; `get_secret_value()` is the value."
+    __slots__ = ("_value",)
+    def __init__(self, value): self._value = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    def get_secret_value(self) -> str: return self._value
+    def __repr__(self): return "Secret('**********')"
+    def __str__(self): return "**********"
+    def __eq__(self, other): return isinstance(other, Secret) and other._value == self._value
+    def __hash__(self): return hash(self._value)
+    def __bool__(self): return bool(self._value)
 
 # %% ../nbs/00_core.ipynb #494ed37c
 _BIDI = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))

@@ -14,10 +14,9 @@ from typing import Callable, ClassVar
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
-from filelock import FileLock, Timeout
 from ..core import (as_utc, AxiaError, ConfigError, InvalidRange, SourceUnavailable, SymbolNotFound, ServerClock, Timeframe,
                        as_ohlcv, bar_open, drop_invalid_bars, empty_ohlcv, from_fx_clock, resample_ohlcv, to_fx_clock,
-                       utc_now, validate_symbol)
+                       Secret, utc_now, validate_symbol)
 from ..ports import IOhlcvSource
 from .common import bar_close, check_bars, drop_forming
 from .clock import ClockGuess, detect_server_clock
@@ -103,7 +102,7 @@ class Mt5OhlcvSource(IOhlcvSource):
                  mt5=None,                      # the MetaTrader5 module (or bridge, or stand-in); None: import lazily
                  path: str | None = None,       # terminal64.exe to start/attach to; None: the one installed
                  login: int | None = None,      # trading account
-                 password=None,                 # its password (str or SecretStr)
+                 password=None,                 # its password (str or `Secret`)
                  server: str | None = None,     # broker server name, e.g. "Broker-Demo"
                  server_tz: str = "America/New_York+7",  # broker server clock, see `ServerClock` and `detect_clock`
                  symbol_suffix: str = "",       # appended to axia symbols, e.g. ".pro"
@@ -116,9 +115,8 @@ class Mt5OhlcvSource(IOhlcvSource):
                  call_timeout: float | None = None,  # seconds one bridge call may take; None: min(60, lock_timeout / 2)
                  clock: Callable[[], pd.Timestamp] = utc_now,  # now, for the forming bar
                 ):
-        from pydantic import SecretStr
         self._mt5, self._own_module, self.path, self.login, self.server = mt5, mt5 is None, path, login, server
-        self._password = password if isinstance(password, SecretStr) or password is None else SecretStr(password)
+        self._password = None if password is None else Secret(password)
         self.clock_tz, self.suffix, self.symbol_map = ServerClock(server_tz), symbol_suffix or "", dict(symbol_map or {})
         self.mt5linux_host, self.mt5linux_port, self.timeout_ms, self.now = mt5linux_host, mt5linux_port, timeout_ms, clock
         self.lock_path, self.lock_timeout = Path(lock_path), lock_timeout
@@ -165,13 +163,14 @@ def _terminal(self: Mt5OhlcvSource):
     "Hold the cross-process terminal lock (re-entrant within this source)."
     if self._lock is None:
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        from filelock import FileLock   # here: only a source that talks to the terminal needs it
         self._lock = FileLock(str(self.lock_path))
     t0 = time.perf_counter()
     try: self._lock.acquire(timeout=0)
-    except Timeout:
+    except TimeoutError:                # filelock.Timeout is one
         self.stats["lock_contended"] += 1
         try: self._lock.acquire(timeout=self.lock_timeout)
-        except Timeout:
+        except TimeoutError:
             raise SourceUnavailable(f"MT5 terminal busy: {self.lock_path} held by another process for over {self.lock_timeout}s") from None
     self.stats["lock_wait_s"] += time.perf_counter() - t0
     self.stats["lock_acquired"] += 1

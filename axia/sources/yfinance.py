@@ -14,7 +14,6 @@ from fastcore.basics import patch
 from ..core import (Clock, LookbackExceeded, RateLimited, SourceUnavailable, SymbolNotFound, Timeframe, as_utc,
                        bar_close, bar_grid, bar_open, empty_ohlcv, forming_bar, resample_ohlcv, safe_text, scrub, utc_now,
                        validate_symbol)
-from ..ingest import as_ohlcv
 from ..ports import IOhlcvSource
 from .common import check_bars, drop_forming
 
@@ -100,6 +99,7 @@ def yf_frame(raw: pd.DataFrame, exchange_tz: str = "Europe/London") -> pd.DataFr
     if idx.tz is None: idx = idx.tz_localize(exchange_tz, ambiguous=True, nonexistent="shift_forward")  # daily: download drops the zone
     df.index = idx.tz_convert("UTC")
     df["tick_volume"] = df["tick_volume"].fillna(0)
+    from axia.ingest import as_ohlcv   # here: `axia get` answered by a tier never loads the ingest module
     return as_ohlcv(df)
 
 # %% ../../nbs/21_sources.yfinance.ipynb #e120929d

@@ -16,9 +16,9 @@ import pandas as pd
 import redis
 import redis.cluster
 from redis.backoff import ExponentialBackoff
+from redis.driver_info import DriverInfo
 from redis.retry import Retry
 from fastcore.basics import patch
-from filelock import FileLock
 from axia.core import (FX_CALENDAR, AxiaError, Clock, ConfigError, CorruptData, FxCalendar, InvalidBars, OHLCV_COLUMNS,
                        TierUnavailable, Timeframe, bar_open, empty_ohlcv, fx_day_close, is_market_open, is_synthetic, merge_arrays, next_market_open, redact_url,
                        scrub, trading_offset, utc_now, validate_ohlcv, validate_symbol)
@@ -122,7 +122,8 @@ class RedisClient:
         self.cluster = scheme.endswith("+cluster")
         opts = dict(socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout,
                     retry=Retry(ExponentialBackoff(cap=backoff_cap, base=backoff_base), retries),
-                    health_check_interval=health_check_interval, max_connections=max_connections)
+                    health_check_interval=health_check_interval, max_connections=max_connections,
+                    driver_info=DriverInfo(lib_version=redis.__version__))   # not looked up in the package metadata per client
         if scheme.startswith("rediss"): opts.update(ssl_cert_reqs="required", ssl_check_hostname=True, ssl_ca_certs=ssl_ca_certs)
         try:
             if self.cluster:
@@ -262,7 +263,9 @@ class EmbeddedRedis:
 
 # %% ../../nbs/11_tiers.redis.ipynb #2796f1e1
 @patch
-def _lock(self: EmbeddedRedis) -> FileLock:
+def _lock(self: EmbeddedRedis):
+    "The `filelock.FileLock` serialising starts and stops of this directory's server."
+    from filelock import FileLock   # here: a command that finds the server running never takes the lock
     _private_dir(self.dir)
     return FileLock(str(self.dir / "start.lock"), timeout=self.start_timeout + self.wait_timeout + 5)
 
@@ -323,6 +326,7 @@ def _launch(self: EmbeddedRedis):
 @patch
 def start(self: EmbeddedRedis) -> EmbeddedRedis:
     "Use the server axia started for this directory, or start it; returns self. Failures: `TierUnavailable`."
+    if self.is_running(): return self    # every command after the first: no lock to take
     with self._lock():
         if self.socket_path.parent != self.dir: _private_dir(self.socket_path.parent)
         pid = self.pid
@@ -620,7 +624,7 @@ def _cas(conn, key: str, change: Callable, ttl: int):
         old = _WRONG_TYPE
     new, result = change(_decoded(key, old))
     write = ("DEL", key) if new is None or not len(new.times) else ("SET", key, _pack(new), "PX", ttl)
-    conn.send_packed_command(conn.pack_commands([("MULTI",), write, ("EXEC",)]))
+    conn.send_packed_command([b"".join(conn.pack_commands([("MULTI",), write, ("EXEC",)]))])   # one send: the server reads it at once
     replies = []
     for _ in range(3):
         try: replies.append(conn.read_response())
