@@ -13,15 +13,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from axia.config import Settings, load_settings
 from axia.core import Clock, FxCalendar, bar_grid, scrub, utc_now
+from axia.orders import IKillSwitchRepository, IOrderExecutor, IOrderQueue, IOrderRepository
 from axia.ports import IOhlcvDataRepository, IOhlcvSource
 from axia.provider import OhlcvDataProvider, gaps, routes_with_sources
 from axia.tiers.memory import MemoryOhlcvDataRepository
 from axia.tiers.redis import RedisOhlcvDataRepository, connect_redis, embedded_redis_url
 from axia.tiers.s3 import S3OhlcvDataRepository
 
-if TYPE_CHECKING:   # the order path loads only in the commands that use it
-    from axia.order_path import ProcessSqsOrderUseCase
-    from axia.orders import IKillSwitchRepository, IOrderExecutor, IOrderQueue, IOrderRepository
+if TYPE_CHECKING: from axia.order_path import ProcessSqsOrderUseCase
 
 log = logging.getLogger(__name__)
 

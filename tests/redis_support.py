@@ -159,6 +159,20 @@ class LocalCluster:
             time.sleep(0.1)
         raise RuntimeError("cluster did not reach state ok")
 
+    def wait_replicated(self, timeout: float = 30):
+        "Until every replica has acknowledged all its primary has written (offsets equal): a failover then loses nothing."
+        import re
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            infos = [self.cli("info", "replication", port=p) for p in self.primary_ports()]
+            def caught_up(info):
+                primary = re.search(r"master_repl_offset:(\d+)", info)
+                offsets = re.findall(r"slave\d+:.*?offset=(\d+)", info)
+                return primary and len(offsets) >= self.replicas and all(o == primary.group(1) for o in offsets)
+            if all(caught_up(i) for i in infos): return
+            time.sleep(0.05)
+        raise RuntimeError(f"replicas did not catch up within {timeout:g} s")
+
     def primary_ports(self) -> list[int]:
         out = self.cli("cluster", "nodes")
         return sorted(int(ln.split()[1].split(":")[1].split("@")[0]) for ln in out.splitlines()
