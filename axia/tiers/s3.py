@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['DATA_FILE', 'LAYOUT_FILE', 'LAYOUT_VERSION', 'LAYOUT', 'SYNTHETIC_KEY', 'ARROW_SCHEMA', 'ROW_GROUP_SIZE',
-           'READ_WORKERS', 'PARALLEL_ROWS', 'MAX_COMMIT_TRIES', 'LakeLayoutError', 'CorruptPartition', 'series_prefix',
-           'partition_key', 'lake_filesystem', 'S3OhlcvDataRepository', 'migrate_lake', 'athena_ddl']
+           'READ_WORKERS', 'FETCH_WORKERS', 'PARALLEL_ROWS', 'MAX_COMMIT_TRIES', 'LakeLayoutError', 'CorruptPartition',
+           'series_prefix', 'partition_key', 'lake_filesystem', 'S3OhlcvDataRepository', 'migrate_lake', 'athena_ddl']
 
 # %% ../../nbs/13_tiers.s3.ipynb #e47f52c1
 DATA_FILE = "data.parquet"
@@ -321,14 +321,32 @@ def _int64(col: pa.ChunkedArray) -> np.ndarray:
     "A `time` column as int64 numpy, in the file's unit."
     return col.combine_chunks().cast(pa.int64()).to_numpy()
 
+READ_WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+FETCH_WORKERS = 8         # concurrent GETs of one read on S3 (waiting on the network, not on a core)
+PARALLEL_ROWS = 100_000   # reads of fewer rows decode in the calling thread (a thread hand-off costs more than it saves)
+_POOLS: dict = {}
+
+def _pool(io: bool = False) -> ThreadPoolExecutor:
+    "The reader's decoding threads (`io`: its S3 fetching threads), made on first use, and again in a forked child (the parent's threads are not there)."
+    if _POOLS.get("pid") != os.getpid(): _POOLS.clear(); _POOLS["pid"] = os.getpid()
+    if io not in _POOLS:
+        _POOLS[io] = ThreadPoolExecutor(FETCH_WORKERS if io else READ_WORKERS, thread_name_prefix=f"axia-lake-{'fetch' if io else 'read'}")
+    return _POOLS[io]
+
+
+
 # %% ../../nbs/13_tiers.s3.ipynb #5e0143b6
 @patch
-def _fetch(self: S3OhlcvDataRepository, key: str) -> pa.Buffer | None:
-    "The bytes of one partition file (S3: one HEAD, one GET); None when it does not exist."
+def _bytes(self: S3OhlcvDataRepository, key: str) -> pa.Buffer | None:
+    "The bytes of one partition file (S3: one HEAD, one GET); None when it does not exist. Not counted in `stats` (safe on any thread)."
     try:
-        with self.fs.open_input_file(self._path(key)) as f: buf = f.read_buffer()
+        with self.fs.open_input_file(self._path(key)) as f: return f.read_buffer()
     except FileNotFoundError: return None
-    self.stats["partitions_read"] += 1; self.stats["bytes_read"] += buf.size
+
+@patch
+def _fetch(self: S3OhlcvDataRepository, key: str) -> pa.Buffer | None:
+    "The bytes of one partition file, counted in `stats`; None when it does not exist."
+    if (buf := self._bytes(key)) is not None: self.stats["partitions_read"] += 1; self.stats["bytes_read"] += buf.size
     return buf
 
 @patch
@@ -348,10 +366,15 @@ def _open(self: S3OhlcvDataRepository, key: str) -> pa.NativeFile | pa.Buffer | 
 
 @patch
 def _parts(self: S3OhlcvDataRepository, keys: list[str], start_ns, end_ns, corrupt: list[str]) -> list[_Part]:
-    "Open the partitions of `keys` (missing ones skipped, corrupt ones recorded)."
+    "Open the partitions of `keys` (missing ones skipped, corrupt ones recorded); S3 objects are fetched on the reader's threads."
+    if self.is_local or len(keys) < 2: srcs = map(self._open, keys)
+    else:
+        srcs = list(_pool(io=True).map(self._bytes, keys))
+        for b in srcs:
+            if b is not None: self.stats["partitions_read"] += 1; self.stats["bytes_read"] += b.size
     out = []
-    for k in keys:
-        if (src := self._open(k)) is None: continue
+    for k, src in zip(keys, srcs):
+        if src is None: continue
         try: out.append(_Part(k, src, start_ns, end_ns))
         except CorruptPartition as e: self._corrupt(k, e, corrupt)
     return out
@@ -366,16 +389,6 @@ def _into(dst: np.ndarray, col: pa.ChunkedArray, factor: int = 1) -> None:
         if factor == 1: dst[pos:pos + len(v)] = v
         else: np.multiply(v, factor, out=dst[pos:pos + len(v)])
         pos += len(v)
-
-READ_WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-PARALLEL_ROWS = 100_000   # reads of fewer rows decode in the calling thread (a thread hand-off costs more than it saves)
-_POOL: dict = {}
-
-def _pool() -> ThreadPoolExecutor:
-    "The reader's threads, made on first use (again in a forked child: the parent's threads are not there)."
-    if _POOL.get("pid") != os.getpid():
-        _POOL.update(pid=os.getpid(), pool=ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="axia-lake-read"))
-    return _POOL["pool"]
 
 def _fill(p: _Part, at: int, times: np.ndarray, prices: np.ndarray, volumes: np.ndarray) -> CorruptPartition | None:
     "Decode one partition into rows `at:at + p.rows` of the frame's buffers; its error instead of raising, so a worker thread can report it."
