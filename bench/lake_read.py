@@ -5,7 +5,9 @@ axia: `S3OhlcvDataRepository.load_ohlcv` on a local lake holding those bars (and
 year of them). ArcticDB: the same bars from the same Parquet file, in an LMDB library, run in a second venv
 (ArcticDB 6.x needs pandas < 3, axia's venv has pandas 3) made by `bench/arctic_venv.sh` and driven as a subprocess
 (`bench/arctic_baseline.py serve`): each side times its own reads in its own process, the two interleaved read by
-read so that both see the same load (this machine is shared), and the medians are compared.
+read so that both see the same load (this machine is shared), and the medians are compared. Both use the cores
+they find: ArcticDB its own thread pool, axia `READ_WORKERS` decoding threads for reads of `PARALLEL_ROWS` rows
+or more (the `data:` line says how many, and gives the load average; the `end:` line gives it again).
 
 Figures (`figure: median, baseline, ratio, goal`):
 - read 1 d / 30 d / 365 d / 5 y of M1 ending at the last bar: ratio to ArcticDB <= 1.0 (1 d and 30 d: <= 0.9)
@@ -25,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from axia.core import as_ohlcv, is_market_open
-from axia.tiers.s3 import S3OhlcvDataRepository
+from axia.tiers.s3 import READ_WORKERS, S3OhlcvDataRepository
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 START, END = pd.Timestamp("2021-11-01", tz="UTC"), pd.Timestamp("2026-11-01", tz="UTC")
@@ -134,7 +136,8 @@ def main():
         S3OhlcvDataRepository(root1).save_ohlcv_data("USDJPY", "M1", df.loc[LAST - pd.Timedelta("365D"):])
         lake_bytes = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root5) for f in fs if f == "data.parquet")
         print(f"data: {len(df):,} M1 bars {df.index[0]} .. {df.index[-1]}; 5-year lake {lake_bytes / 1e6:.1f} MB "
-              f"({lake_bytes / 5 / 1e6:.1f} MB per symbol-year of M1); ArcticDB in {arctic_python_version()}", flush=True)
+              f"({lake_bytes / 5 / 1e6:.1f} MB per symbol-year of M1); ArcticDB in {arctic_python_version()}; "
+              f"axia decodes long reads on {READ_WORKERS} threads; {os.cpu_count()} cores, {load()}", flush=True)
         arctic("write", parquet, f"{work}/lmdb", {})
         windows = {"1d": 1, "30d": 30, "365d": 365, "5y": 5 * 365 + 2}
         spec = {k: [str(LAST - pd.Timedelta(days=d)), str(LAST), reps if d < 400 else max(5, reps // 2)] for k, d in windows.items()}
@@ -184,8 +187,14 @@ def main():
         if not args.skip_s3: s3_protocol_figure(df, reps)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print(f"end: {load()}")
     if MISSED: print(f"missed goals: {', '.join(MISSED)}")
     return 1 if MISSED else 0
+
+
+def load() -> str:
+    "The load average (this machine is shared: the figures are only comparable under similar load)."
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def arctic_python_version() -> str:

@@ -8,7 +8,7 @@ Docs: https://axia-dev.github.io/axia/tiers.s3.html.md"""
 from __future__ import annotations
 import json, logging, os, random, re, tempfile, time, uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, nullcontext
 from typing import Callable
 from urllib.parse import urlparse
@@ -337,16 +337,12 @@ def _pool(io: bool = False) -> ThreadPoolExecutor:
 
 # %% ../../nbs/13_tiers.s3.ipynb #5e0143b6
 @patch
-def _bytes(self: S3OhlcvDataRepository, key: str) -> pa.Buffer | None:
-    "The bytes of one partition file (S3: one HEAD, one GET); None when it does not exist. Not counted in `stats` (safe on any thread)."
+def _fetch(self: S3OhlcvDataRepository, key: str, count: bool = True) -> pa.Buffer | None:
+    "The bytes of one partition file (S3: one HEAD, one GET); None when it does not exist. `count=False`: not counted in `stats` (for other threads)."
     try:
-        with self.fs.open_input_file(self._path(key)) as f: return f.read_buffer()
+        with self.fs.open_input_file(self._path(key)) as f: buf = f.read_buffer()
     except FileNotFoundError: return None
-
-@patch
-def _fetch(self: S3OhlcvDataRepository, key: str) -> pa.Buffer | None:
-    "The bytes of one partition file, counted in `stats`; None when it does not exist."
-    if (buf := self._bytes(key)) is not None: self.stats["partitions_read"] += 1; self.stats["bytes_read"] += buf.size
+    if count: self.stats["partitions_read"] += 1; self.stats["bytes_read"] += buf.size
     return buf
 
 @patch
@@ -356,9 +352,9 @@ def _corrupt(self: S3OhlcvDataRepository, key: str, e: Exception, found: list[st
     log.warning("corrupt lake partition %s: %s", self._path(key), e)
 
 @patch
-def _open(self: S3OhlcvDataRepository, key: str) -> pa.NativeFile | pa.Buffer | None:
-    "A local partition as an open file (read lazily: footer now, column chunks when decoded); on S3 its bytes in one GET."
-    if not self.is_local: return self._fetch(key)
+def _open(self: S3OhlcvDataRepository, key: str, later: bool = False) -> pa.NativeFile | pa.Buffer | Future | None:
+    "A local partition as an open file (read lazily: footer now, column chunks when decoded); on S3 its bytes in one GET (`later`: a future of them, fetched on the reader's fetch threads, not counted in `stats`)."
+    if not self.is_local: return _pool(io=True).submit(self._fetch, key, False) if later else self._fetch(key)
     try: f = self.fs.open_input_file(self._path(key))
     except FileNotFoundError: return None
     self.stats["partitions_read"] += 1; self.stats["bytes_read"] += f.size()
@@ -367,10 +363,11 @@ def _open(self: S3OhlcvDataRepository, key: str) -> pa.NativeFile | pa.Buffer | 
 @patch
 def _parts(self: S3OhlcvDataRepository, keys: list[str], start_ns, end_ns, corrupt: list[str]) -> list[_Part]:
     "Open the partitions of `keys` (missing ones skipped, corrupt ones recorded); S3 objects are fetched on the reader's threads."
-    if self.is_local or len(keys) < 2: srcs = map(self._open, keys)
-    else:
-        srcs = list(_pool(io=True).map(self._bytes, keys))
-        for b in srcs:
+    later = not self.is_local and len(keys) > 1
+    srcs = [self._open(k, later=later) for k in keys]
+    if later:
+        srcs = [f.result() for f in srcs]
+        for b in srcs:                       # counted here: `stats` is not safe to update from several threads
             if b is not None: self.stats["partitions_read"] += 1; self.stats["bytes_read"] += b.size
     out = []
     for k, src in zip(keys, srcs):
