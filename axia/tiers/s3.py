@@ -8,6 +8,7 @@ Docs: https://axia-dev.github.io/axia/tiers.s3.html.md"""
 from __future__ import annotations
 import json, logging, os, random, re, tempfile, time, uuid
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, nullcontext
 from typing import Callable
 from urllib.parse import urlparse
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 
 # %% auto #0
 __all__ = ['DATA_FILE', 'LAYOUT_FILE', 'LAYOUT_VERSION', 'LAYOUT', 'SYNTHETIC_KEY', 'ARROW_SCHEMA', 'ROW_GROUP_SIZE',
-           'MAX_COMMIT_TRIES', 'LakeLayoutError', 'CorruptPartition', 'series_prefix', 'partition_key',
-           'lake_filesystem', 'S3OhlcvDataRepository', 'migrate_lake', 'athena_ddl']
+           'READ_WORKERS', 'FETCH_WORKERS', 'PARALLEL_ROWS', 'MAX_COMMIT_TRIES', 'LakeLayoutError', 'CorruptPartition',
+           'series_prefix', 'partition_key', 'lake_filesystem', 'S3OhlcvDataRepository', 'migrate_lake', 'athena_ddl']
 
 # %% ../../nbs/13_tiers.s3.ipynb #e47f52c1
 DATA_FILE = "data.parquet"
@@ -261,44 +262,87 @@ def _ceil_div(x: int, k: int) -> int: return -(-x // k)
 class _Part:
     "One partition file (its bytes, or an open local file): footer parsed, row groups for [start, end) chosen."
     def __init__(self, key: str, src: pa.Buffer | pa.NativeFile, start_ns: int | None, end_ns: int | None):
-        self.key = key
+        self.key, self.cut = key, None
         try:
             self.pf = pq.ParquetFile(pa.BufferReader(src) if isinstance(src, pa.Buffer) else src)
-            self.factor = _unit_factor(self.pf.schema_arrow)
+            schema = self.pf.schema_arrow
+            self.factor = _unit_factor(schema)
             self.lo = None if start_ns is None else _ceil_div(start_ns, self.factor)   # in the file's unit
             self.hi = None if end_ns is None else _ceil_div(end_ns, self.factor)
-            meta, self.groups, self.inside = self.pf.metadata, [], True
+            meta, self.groups, self.inside, self.span = self.pf.metadata, [], True, []
             for i in range(meta.num_row_groups):
                 st = meta.row_group(i).column(0).statistics
-                if st is None or not st.has_min_max: self.groups.append(i); self.inside = False; continue
+                if st is None or not st.has_min_max: self.groups.append(i); self.inside = False; self.span = None; continue
                 if (self.lo is None or st.max_raw >= self.lo) and (self.hi is None or st.min_raw < self.hi):
                     self.groups.append(i)
                     self.inside &= (self.lo is None or st.min_raw >= self.lo) and (self.hi is None or st.max_raw < self.hi)
-            self.rows = sum(meta.row_group(i).num_rows for i in self.groups)
-            self.synthetic = (self.pf.schema_arrow.metadata or {}).get(SYNTHETIC_KEY) == b"1"
+                    if self.span is not None: self.span.append((st.min_raw, st.max_raw))
+            self.sizes = [meta.row_group(i).num_rows for i in self.groups]
+            self.rows = sum(self.sizes)
+            self.synthetic = (schema.metadata or {}).get(SYNTHETIC_KEY) == b"1"
         except (pa.ArrowException, OSError, ValueError, IndexError) as e:
             raise CorruptPartition(f"{type(e).__name__}: {e}") from e
+
+    def _times(self, groups: list[int]) -> np.ndarray:
+        return _int64(self.pf.read_row_groups(groups, columns=["time"], use_threads=False).column(0))
+
+    def exact_rows(self) -> int:
+        "The exact number of rows `table` gives (sets `cut`, the slice of the chosen row groups in the range)."
+        if self.inside or self.cut is not None: return self.rows
+        lo = lambda t: 0 if self.lo is None else int(np.searchsorted(t, self.lo, "left"))
+        hi = lambda t: len(t) if self.hi is None else int(np.searchsorted(t, self.hi, "left"))
+        try:
+            if self.span is None:              # a row group without statistics: count on the whole time column
+                t = self._times(self.groups); i, j = lo(t), hi(t)
+            else:                              # sorted rows: only the first chosen group can start before the range,
+                i, j = 0, self.rows            # only the last can end after it; only those are decoded (`time` alone)
+                head = self._times(self.groups[:1]) if self.lo is not None and self.span[0][0] < self.lo else None
+                if head is not None: i = lo(head)
+                if self.hi is not None and self.span[-1][1] >= self.hi:
+                    tail = head if head is not None and len(self.groups) == 1 else self._times(self.groups[-1:])
+                    j = self.rows - self.sizes[-1] + hi(tail)
+        except (pa.ArrowException, OSError, ValueError, IndexError) as e:
+            raise CorruptPartition(f"{type(e).__name__}: {e}") from e
+        self.cut, self.rows = (i, max(i, j)), max(0, j - i)
+        return self.rows
 
     def table(self) -> pa.Table:
         "The rows with start <= time < end (decodes only the chosen row groups)."
         try:
             t = self.pf.read_row_groups(self.groups, use_threads=False) if self.groups else self.pf.schema_arrow.empty_table()
             if self.inside or t.num_rows == 0: return t       # every chosen row group lies inside the range
-            times = t.column(0).combine_chunks().cast(pa.int64()).to_numpy()
+            self.exact_rows()
         except (pa.ArrowException, OSError, ValueError, IndexError) as e:
             raise CorruptPartition(f"{type(e).__name__}: {e}") from e
-        i = 0 if self.lo is None else int(np.searchsorted(times, self.lo, "left"))
-        j = len(times) if self.hi is None else int(np.searchsorted(times, self.hi, "left"))
+        i, j = self.cut
         return t.slice(i, j - i)
+
+def _int64(col: pa.ChunkedArray) -> np.ndarray:
+    "A `time` column as int64 numpy, in the file's unit."
+    return col.combine_chunks().cast(pa.int64()).to_numpy()
+
+READ_WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+FETCH_WORKERS = 8         # concurrent GETs of one read on S3 (waiting on the network, not on a core)
+PARALLEL_ROWS = 100_000   # reads of fewer rows decode in the calling thread (a thread hand-off costs more than it saves)
+_POOLS: dict = {}
+
+def _pool(io: bool = False) -> ThreadPoolExecutor:
+    "The reader's decoding threads (`io`: its S3 fetching threads), made on first use, and again in a forked child (the parent's threads are not there)."
+    if _POOLS.get("pid") != os.getpid(): _POOLS.clear(); _POOLS["pid"] = os.getpid()
+    if io not in _POOLS:
+        _POOLS[io] = ThreadPoolExecutor(FETCH_WORKERS if io else READ_WORKERS, thread_name_prefix=f"axia-lake-{'fetch' if io else 'read'}")
+    return _POOLS[io]
+
+
 
 # %% ../../nbs/13_tiers.s3.ipynb #5e0143b6
 @patch
-def _fetch(self: S3OhlcvDataRepository, key: str) -> pa.Buffer | None:
-    "The bytes of one partition file (S3: one HEAD, one GET); None when it does not exist."
+def _fetch(self: S3OhlcvDataRepository, key: str, count: bool = True) -> pa.Buffer | None:
+    "The bytes of one partition file (S3: one HEAD, one GET); None when it does not exist. `count=False`: not counted in `stats` (for other threads)."
     try:
         with self.fs.open_input_file(self._path(key)) as f: buf = f.read_buffer()
     except FileNotFoundError: return None
-    self.stats["partitions_read"] += 1; self.stats["bytes_read"] += buf.size
+    if count: self.stats["partitions_read"] += 1; self.stats["bytes_read"] += buf.size
     return buf
 
 @patch
@@ -308,9 +352,9 @@ def _corrupt(self: S3OhlcvDataRepository, key: str, e: Exception, found: list[st
     log.warning("corrupt lake partition %s: %s", self._path(key), e)
 
 @patch
-def _open(self: S3OhlcvDataRepository, key: str) -> pa.NativeFile | pa.Buffer | None:
-    "A local partition as an open file (read lazily: footer now, column chunks when decoded); on S3 its bytes in one GET."
-    if not self.is_local: return self._fetch(key)
+def _open(self: S3OhlcvDataRepository, key: str, later: bool = False) -> pa.NativeFile | pa.Buffer | Future | None:
+    "A local partition as an open file (read lazily: footer now, column chunks when decoded); on S3 its bytes in one GET (`later`: a future of them, fetched on the reader's fetch threads, not counted in `stats`)."
+    if not self.is_local: return _pool(io=True).submit(self._fetch, key, False) if later else self._fetch(key)
     try: f = self.fs.open_input_file(self._path(key))
     except FileNotFoundError: return None
     self.stats["partitions_read"] += 1; self.stats["bytes_read"] += f.size()
@@ -318,10 +362,16 @@ def _open(self: S3OhlcvDataRepository, key: str) -> pa.NativeFile | pa.Buffer | 
 
 @patch
 def _parts(self: S3OhlcvDataRepository, keys: list[str], start_ns, end_ns, corrupt: list[str]) -> list[_Part]:
-    "Open the partitions of `keys` (missing ones skipped, corrupt ones recorded)."
+    "Open the partitions of `keys` (missing ones skipped, corrupt ones recorded); S3 objects are fetched on the reader's threads."
+    later = not self.is_local and len(keys) > 1
+    srcs = [self._open(k, later=later) for k in keys]
+    if later:
+        srcs = [f.result() for f in srcs]
+        for b in srcs:                       # counted here: `stats` is not safe to update from several threads
+            if b is not None: self.stats["partitions_read"] += 1; self.stats["bytes_read"] += b.size
     out = []
-    for k in keys:
-        if (src := self._open(k)) is None: continue
+    for k, src in zip(keys, srcs):
+        if src is None: continue
         try: out.append(_Part(k, src, start_ns, end_ns))
         except CorruptPartition as e: self._corrupt(k, e, corrupt)
     return out
@@ -337,27 +387,47 @@ def _into(dst: np.ndarray, col: pa.ChunkedArray, factor: int = 1) -> None:
         else: np.multiply(v, factor, out=dst[pos:pos + len(v)])
         pos += len(v)
 
+def _fill(p: _Part, at: int, times: np.ndarray, prices: np.ndarray, volumes: np.ndarray) -> CorruptPartition | None:
+    "Decode one partition into rows `at:at + p.rows` of the frame's buffers; its error instead of raising, so a worker thread can report it."
+    try: t = p.table()
+    except CorruptPartition as e: return e
+    m = t.num_rows
+    if m != p.rows: return CorruptPartition(f"{m} rows decoded, the footer and time column promised {p.rows}")
+    _into(times[at:at + m], t.column(0), p.factor)
+    for i, c in enumerate(PRICE_COLUMNS): _into(prices[i, at:at + m], t.column(c))
+    for i, c in enumerate(VOLUME_COLUMNS): _into(volumes[i, at:at + m], t.column(c))
+    p.pf = None                              # close a local file, free an S3 object's bytes
+    return None
+
 def _frame(parts: list[_Part], corrupt: list[str], on_corrupt) -> pd.DataFrame:
     "One frame in the axia schema from opened partitions (sorted, disjoint, in order)."
-    cap = sum(p.rows for p in parts)
-    if cap == 0: return mark_synthetic(empty_ohlcv(), False)
-    times, prices, volumes = np.empty(cap, "int64"), np.empty((4, cap)), np.empty((3, cap), "int64")
-    n, synthetic = 0, False
-    for p in parts:
-        try: t = p.table()
-        except CorruptPartition as e: on_corrupt(p.key, e, corrupt); continue
-        m = t.num_rows
-        if m == 0: continue
-        _into(times[n:n + m], t.column(0), p.factor)
-        for i, c in enumerate(PRICE_COLUMNS): _into(prices[i, n:n + m], t.column(c))
-        for i, c in enumerate(VOLUME_COLUMNS): _into(volumes[i, n:n + m], t.column(c))
-        n, synthetic = n + m, synthetic or p.synthetic
-        del t
-        p.pf = None                          # close a local file, free an S3 object's bytes
+    exact = []
+    for p in parts:                          # exact row counts first, so that every partition knows where its rows go
+        try: p.exact_rows(); exact.append(p)
+        except CorruptPartition as e: on_corrupt(p.key, e, corrupt); p.pf = None
+    parts = [p for p in exact if p.rows]
+    at = np.cumsum([0] + [p.rows for p in parts]).tolist()
+    n = at[-1]
     if n == 0: return mark_synthetic(empty_ohlcv(), False)
-    idx = pd.DatetimeIndex(times[:n], dtype=pd.DatetimeTZDtype("ns", "UTC"), copy=False, name="time")
-    df = pd.concat([pd.DataFrame(prices[:, :n].T, index=idx, columns=PRICE_COLUMNS, copy=False),
-                    pd.DataFrame(volumes[:, :n].T, index=idx, columns=VOLUME_COLUMNS, copy=False)], axis=1)
+    times, prices, volumes = np.empty(n, "int64"), np.empty((4, n)), np.empty((3, n), "int64")
+    fill = lambda k: _fill(parts[k], at[k], times, prices, volumes)
+    parallel = READ_WORKERS > 1 and len(parts) > 1 and n >= PARALLEL_ROWS
+    errors = list(_pool().map(fill, range(len(parts)))) if parallel else [fill(k) for k in range(len(parts))]
+    if any(errors):                          # close the gaps unreadable partitions left (rare: moves the rows after them)
+        w = 0
+        for k, (p, e) in enumerate(zip(parts, errors)):
+            if e is not None: on_corrupt(p.key, e, corrupt); p.pf = None; continue
+            if at[k] != w:
+                times[w:w + p.rows] = times[at[k]:at[k] + p.rows]
+                prices[:, w:w + p.rows] = prices[:, at[k]:at[k] + p.rows]
+                volumes[:, w:w + p.rows] = volumes[:, at[k]:at[k] + p.rows]
+            w += p.rows
+        if w == 0: return mark_synthetic(empty_ohlcv(), False)
+        n, times, prices, volumes = w, times[:w], prices[:, :w], volumes[:, :w]
+    synthetic = any(p.synthetic for p, e in zip(parts, errors) if e is None)
+    idx = pd.DatetimeIndex(times, dtype=pd.DatetimeTZDtype("ns", "UTC"), copy=False, name="time")
+    df = pd.concat([pd.DataFrame(prices.T, index=idx, columns=PRICE_COLUMNS, copy=False),
+                    pd.DataFrame(volumes.T, index=idx, columns=VOLUME_COLUMNS, copy=False)], axis=1)
     return mark_synthetic(df, synthetic)
 
 def _range(clock, days, start, end) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
