@@ -18,7 +18,6 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from fastcore.basics import patch
-from filelock import FileLock
 from axia.core import (as_utc, AxiaError, ConfigError, OHLCV_COLUMNS, PRICE_COLUMNS, VOLUME_COLUMNS, InvalidBars,
                        InvalidRange, TierUnavailable, Timeframe, empty_ohlcv, from_fx_clock, is_synthetic, mark_synthetic, merge_arrays,
                        to_fx_clock, validate_ohlcv, validate_symbol, utc_now)
@@ -541,6 +540,7 @@ def _lock(self: S3OhlcvDataRepository, key: str):
     if not self.is_local: return nullcontext()
     folder = f"{self.base}/{key}"
     os.makedirs(folder, exist_ok=True)
+    from filelock import FileLock   # here: a read never loads it
     return FileLock(f"{folder}/.{DATA_FILE}.lock")
 
 # %% ../../nbs/13_tiers.s3.ipynb #f952d375
