@@ -13,7 +13,7 @@ import streamlit as st
 import axia
 from .charts import OVERLAYS, chart_data_source, chart_title, fresh_until, lightweight_spec
 from .config import Settings, load_settings
-from .core import AxiaError, Timeframe, is_market_open, utc_now
+from .core import FX_CALENDAR, AxiaError, Timeframe, is_market_open, utc_now
 
 # %% auto #0
 __all__ = ['LAUNCHER', 'PRELOAD', 'DEFAULT_HOST', 'DEFAULT_PORT', 'NO_AUTH_WARNING', 'app_script', 'warm_up', 'streamlit_command',
@@ -32,7 +32,6 @@ def app_script() -> Path:
 
 def warm_up(clock=utc_now):
     "Work done once per server process before it serves: the FX calendar's closures from two years before `clock()` to one after."
-    from .core import FX_CALENDAR
     now = clock()
     FX_CALENDAR.closures(now - pd.Timedelta(days=800), now + pd.Timedelta(days=400))
 

@@ -4,12 +4,13 @@
 // Each render hands it `data`: the bytes of one compact JSON `spec` from axia.charts.lightweight_spec.
 const LW = window.LightweightCharts;
 const charts = new WeakMap();                     // parentElement → {chart, spec (JSON text), key, theme, …}
+let probe = null;                                 // a 2D context that turns any CSS colour into #rrggbb
 
 function themeOf(host) {
   // Streamlit puts its theme on the component as CSS custom properties (--st-background-color, --st-text-color).
   const css = getComputedStyle(host), bg = css.getPropertyValue("--st-background-color").trim();
   const text = css.getPropertyValue("--st-text-color").trim();
-  const probe = document.createElement("canvas").getContext("2d");
+  probe = probe || document.createElement("canvas").getContext("2d");
   let dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
   if (bg && probe) {                              // any CSS colour → #rrggbb, then its luminance
     probe.fillStyle = bg; const hex = probe.fillStyle;
