@@ -31,8 +31,8 @@ window.__axia = {};
 new MutationObserver(() => {
   if (!window.__axia.mounted && document.querySelector('%s'))
     window.__axia.mounted = performance.timeOrigin + performance.now();
-}).observe(document, {childList: true, subtree: true});
-""" % CHART_ELEMENT   # the chart's element in the page: its data (and code) has arrived
+}).observe(document, {childList: true, subtree: true, attributes: true, attributeFilter: ['class']});
+""" % CHART_ELEMENT   # the chart's element in the page (its key's class): its data has arrived
 
 
 def wait_interactive(page, timeout_s: float = 120) -> float:

@@ -84,6 +84,8 @@ def test_thirty_days_of_m1_with_the_cross_hair(browser, server, scheme):
     assert bg == page.evaluate("() => getComputedStyle(document.querySelector('.stApp')).backgroundColor")   # the app's own
     page.locator(f"{CHART} #ranges button:has-text('1D')").click()                  # the range selector
     hover(page, chart, 0.5)
-    ARTIFACTS.mkdir(exist_ok=True)
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Reload").wait_for(timeout=30_000)   # the whole page in the
+    page.get_by_text("Route of this answer").wait_for(timeout=30_000)                                # screenshot: the chart
+    ARTIFACTS.mkdir(exist_ok=True)                                                                   # is drawn before them
     page.screenshot(path=str(ARTIFACTS / f"app_m1_30d_{scheme}.png"))
     page.close()
