@@ -13,10 +13,10 @@ import streamlit as st
 import axia
 from .charts import OVERLAYS, chart_data_source, chart_title, fresh_until, lightweight_spec
 from .config import Settings, load_settings
-from .core import AxiaError, Timeframe, is_market_open, utc_now
+from .core import FX_CALENDAR, AxiaError, Timeframe, is_market_open, utc_now
 
 # %% auto #0
-__all__ = ['LAUNCHER', 'PRELOAD', 'DEFAULT_HOST', 'DEFAULT_PORT', 'NO_AUTH_WARNING', 'app_script', 'streamlit_command',
+__all__ = ['LAUNCHER', 'PRELOAD', 'DEFAULT_HOST', 'DEFAULT_PORT', 'NO_AUTH_WARNING', 'app_script', 'warm_up', 'streamlit_command',
            'PortInUse', 'is_loopback', 'check_port', 'app_url', 'run_app', 'chart_page', 'health_page', 'main']
 
 # %% ../nbs/51_app.ipynb #e0a3c29c
@@ -30,8 +30,13 @@ def app_script() -> Path:
     script.write_text(LAUNCHER)
     return script
 
-PRELOAD = ("import sys, axia.app, axia.bootstrap; from streamlit.web.cli import main; "
-           "sys.argv[0] = 'streamlit'; sys.exit(main())")
+def warm_up(clock=utc_now):
+    "Work done once per server process before it serves: the FX calendar's closures from two years before `clock()` to one after."
+    now = clock()
+    FX_CALENDAR.closures(now - pd.Timedelta(days=800), now + pd.Timedelta(days=400))
+
+PRELOAD = ("import sys, axia.app, axia.bootstrap; axia.app.warm_up(); sys.setswitchinterval(0.001); "
+           "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; sys.exit(main())")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8501
 
 def streamlit_command(
@@ -150,7 +155,19 @@ def selectors(settings: Settings) -> tuple[str, str, int, list[str]]:
     tfs = [Timeframe.parse(t).value for t in settings.timeframes]
     timeframe = sb.selectbox("Timeframe", tfs, index=_default(tfs, q.get("timeframe", "H1")), key="timeframe")
     period = sb.selectbox("Period", list(PERIODS), index=_default(list(PERIODS), q.get("period", "30 days")), key="period")
-    overlays = sb.multiselect("Overlays", list(OVERLAYS), default=["SMA 20", "Bollinger 20"], key="overlays")
+    overlays = sb.multiselect("Overlays", list(OVERLAYS), default=list(DEFAULT_OVERLAYS), key="overlays")
+    return symbol, timeframe, PERIODS[period], overlays
+
+DEFAULT_OVERLAYS = ("SMA 20", "Bollinger 20")
+
+def chosen(settings: Settings) -> tuple[str, str, int, list[str]]:
+    "What `selectors` will return, read before it draws anything: the widgets' session state, else the link's preset, else the defaults."
+    ss, q = st.session_state, st.query_params
+    tfs = [Timeframe.parse(t).value for t in settings.timeframes]
+    pick = lambda key, options, preset: ss[key] if ss.get(key) in options else options[_default(options, preset)]  # noqa: E731
+    symbol, timeframe = pick("symbol", settings.symbols, q.get("symbol")), pick("timeframe", tfs, q.get("timeframe", "H1"))
+    period = pick("period", list(PERIODS), q.get("period", "30 days"))
+    overlays = list(ss["overlays"]) if "overlays" in ss else list(DEFAULT_OVERLAYS)
     return symbol, timeframe, PERIODS[period], overlays
 
 # %% ../nbs/51_app.ipynb #09a834cd
@@ -242,38 +259,49 @@ def show_health(stack):
         st.table(pd.DataFrame.from_dict(stats["steps"], orient="index").rename_axis("step").round(2))
 
 # %% ../nbs/51_app.ipynb #415c27be
-CHART_DIR = Path(axia.__file__).resolve().parent / "static" / "chart"   # index.html, axia_chart.js, lightweight-charts
+CHART_DIR = Path(axia.__file__).resolve().parent / "static" / "chart"   # axia_chart.js, axia_chart.css, lightweight-charts
+CHART_HEIGHT = 620   # pixels
 
 @functools.cache
 def chart_component():
-    "The axia chart component (declared on first use)."
-    import streamlit.components.v1 as components
-    return components.declare_component("axia_chart", path=str(CHART_DIR))
+    "The axia chart component (registered on first use): lightweight-charts and axia_chart.js as one inline module."
+    from streamlit.components.v2 import component
+    js = ((CHART_DIR / "lightweight-charts.standalone.production.js").read_text(encoding="utf-8") + "\n"
+          + (CHART_DIR / "axia_chart.js").read_text(encoding="utf-8"))
+    return component("axia_chart", js=js, css=(CHART_DIR / "axia_chart.css").read_text(encoding="utf-8"))
 
 def draw_chart(spec: dict):
     "Draw a `lightweight_spec` with the axia chart component; its theme follows the app's light or dark mode."
-    chart_component()(spec=json.dumps(spec, separators=(",", ":")), key="chart", default=None, height=spec["height"])
+    chart_component()(data=json.dumps(spec, separators=(",", ":")).encode(), key="chart", height=spec["height"])
 
 # %% ../nbs/51_app.ipynb #11321cd1
 def show_chart(stack, symbol: str, timeframe: str, period_days: float, scope: str,
                overlays=("SMA 20", "Bollinger 20"), clock=utc_now, every: float | None = None):
     "Title, fallbacks, the chart, one line about the answer; the hint when nothing is stored, the reasons when every route failed."
     now = clock()
+    top, slot = st.container(), st.empty()
+    if not st.session_state.get("_axia_chart_primed"):   # the session's first chart: its code goes out before the bars
+        st.session_state["_axia_chart_primed"] = True
+        with slot: chart_component()(data=None, height=CHART_HEIGHT)
     try:
         named = "dummy" if getattr(stack, "source_name", None) == "dummy" else None   # a demo stack asks for synthetic bars by name
         df, meta = chart_data_source(stack.provider, symbol, timeframe, period_days, scope,
                                      str(fresh_until(timeframe, now)), clock, named)
     except AxiaError as e:
+        slot.empty()
         st.info(NO_DATA_HINT)
         st.error(f"No step of the route could answer for {symbol} {timeframe}: {type(e).__name__}")
         if getattr(e, "steps", None): st.table(pd.DataFrame(e.steps), hide_index=True)
         else: st.caption(str(e))
         return
     synthetic = bool(meta.get("synthetic"))
-    st.markdown(f"**{chart_title(symbol, timeframe, meta, synthetic)}**")
-    for s in failed_steps(meta): st.warning(fallback_text(s, meta.get("source", "?")))
-    if df.empty: st.info(NO_DATA_HINT)
-    else: draw_chart(lightweight_spec(df, meta, symbol=symbol, timeframe=timeframe, now=now, overlays=overlays))
+    with top:
+        st.markdown(f"**{chart_title(symbol, timeframe, meta, synthetic)}**")
+        for s in failed_steps(meta): st.warning(fallback_text(s, meta.get("source", "?")))
+    with slot:
+        if df.empty: st.info(NO_DATA_HINT)
+        else: draw_chart(lightweight_spec(df, meta, symbol=symbol, timeframe=timeframe, now=now, overlays=overlays,
+                                          height=CHART_HEIGHT))
     st.caption(answer_caption(meta, every))
     with st.expander("Route of this answer"):
         st.caption(f"Route ({meta.get('use_case', 'chart')}): {route_text(meta)}")
@@ -281,13 +309,18 @@ def show_chart(stack, symbol: str, timeframe: str, period_days: float, scope: st
 
 # %% ../nbs/51_app.ipynb #4e0a291f
 def chart_page(stack, clock=utc_now):
-    "The chart page: the selectors in the sidebar, then the chart fragment, which redraws itself while bars close."
-    symbol, timeframe, period_days, overlays = selectors(stack.settings)
-    if st.sidebar.button("Reload", help="Forget cached answers and ask the tiers again"):
+    "The chart page: the chart fragment, which redraws itself while bars close, then the selectors in the sidebar."
+    symbol, timeframe, period_days, overlays = choice = chosen(stack.settings)
+    if st.session_state.get("reload"):   # the Reload button was pressed
         chart_data_source.clear()
     scope = f"{settings_key(stack.settings)}:{id(stack)}"
     every = refresh_every(timeframe, clock())
     st.fragment(show_chart, run_every=every)(stack, symbol, timeframe, period_days, scope, overlays, clock, every)
+    drawn = selectors(stack.settings)
+    st.sidebar.button("Reload", help="Forget cached answers and ask the tiers again", key="reload")
+    if tuple(drawn) != tuple(choice) and st.session_state.get("_axia_redrawn") != drawn:   # the widgets disagree with
+        st.session_state["_axia_redrawn"] = drawn                                         # what was read before them:
+        st.rerun()                                                                        # draw again, once
 
 def health_page(stack):
     "The tier-health page: the full report, worked out when the page is opened."

@@ -17,7 +17,7 @@ import os, shutil, statistics, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from chart_support import AppServer, app_env, fill_lake  # noqa: E402
+from chart_support import CHART, CHART_ELEMENT, AppServer, app_env, fill_lake  # noqa: E402
 from axia.tiers.redis import EmbeddedRedis, embedded_redis_url  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -29,23 +29,22 @@ HELLO = 'import streamlit as st\nst.title("hello")\n'
 MOUNT_OBSERVER = """
 window.__axia = {};
 new MutationObserver(() => {
-  if (!window.__axia.mounted && document.querySelector('iframe[title="axia.app.axia_chart"]'))
+  if (!window.__axia.mounted && document.querySelector('%s'))
     window.__axia.mounted = performance.timeOrigin + performance.now();
-}).observe(document, {childList: true, subtree: true});
-"""
-CHART_FRAME = 'iframe[title="axia.app.axia_chart"]'
+}).observe(document, {childList: true, subtree: true, attributes: true, attributeFilter: ['class']});
+""" % CHART_ELEMENT   # the chart's element in the page (its key's class): its data has arrived
 
 
 def wait_interactive(page, timeout_s: float = 120) -> float:
     "Move the mouse over the price pane until the chart's cross-hair legend follows it; the epoch ms it first did."
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        frame = page.query_selector(CHART_FRAME)
-        box = frame and frame.bounding_box()
+        chart = page.query_selector(CHART)
+        box = chart and chart.bounding_box()
         if box and box["height"] > 100:
             for dx in (0.55, 0.6):
                 page.mouse.move(box["x"] + box["width"] * dx, box["y"] + box["height"] * 0.35)
-            t = frame.content_frame().evaluate("() => window.__axiaChart && window.__axiaChart.interactive")
+            t = page.evaluate("() => window.__axiaChart && window.__axiaChart.interactive")
             if t: return t
         page.wait_for_timeout(10)
     raise TimeoutError("the chart never answered the cross-hair")

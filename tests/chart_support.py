@@ -7,6 +7,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 APP_SCRIPT = ROOT / "apps" / "axia_app.py"
 SYMBOLS, TIMEFRAMES = ["USDJPY", "EURUSD"], ["H1", "H4"]
+# The chart in the browser (a st.components.v2 component, key "chart", in the app's page): CHART_ELEMENT is its
+# element, there as soon as its data has reached the page; CHART the element whose shadow root holds the drawing.
+CHART_ELEMENT = ".st-key-chart"
+CHART = ".st-key-chart [data-testid=stBidiComponentIsolated]"
 
 
 def fill_lake(data_dir: Path, days: int = 35, symbols=SYMBOLS, timeframes=TIMEFRAMES, end=None) -> dict[tuple[str, str], int]:

@@ -17,9 +17,10 @@ TIMEOUT = 60
 
 def figure(at) -> dict:
     "The spec the page handed to the chart component."
-    charts = at.get("component_instance")
+    charts = at.get("bidi_component")   # st.components.v2: the spec is the element's bytes, one JSON text
     assert len(charts) == 1, f"expected one chart, got {len(charts)}"
-    return json.loads(json.loads(charts[0].proto.json_args)["spec"])
+    assert charts[0].proto.component_name == "axia_chart"
+    return json.loads(charts[0].proto.bytes)
 
 
 def caption(at) -> str:
@@ -123,7 +124,7 @@ def test_a_link_presets_the_selectors(data_dir, redis_url, monkeypatch):
 def test_tier_health_has_its_own_page(app):
     assert not app.metric and not app.table          # the chart page draws the chart, not the report
     open_page(app, "health").run()
-    assert not app.exception and not app.get("component_instance")
+    assert not app.exception and not app.get("bidi_component")
     m = metrics(app)
     assert m["Redis"] in ("OK", "WARNING", "CRITICAL")
     assert m["Redis keys"].isdigit() and m["Redis memory"].endswith("MB")
@@ -136,7 +137,7 @@ def test_tier_health_has_its_own_page(app):
 def test_empty_lake_tells_the_user_what_to_run(tmp_path, redis_url):
     at = AppTest.from_function(injected_page, args=(str(tmp_path), redis_url, ["broken"], NOW), default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert not at.get("component_instance")
+    assert not at.get("bidi_component")
     assert any("No bars stored yet" in i.value and "axia collect --source dummy" in i.value for i in at.info)
     steps = table(at, "step")
     assert "broken" in set(steps["step"]) and "error" in set(steps["outcome"])

@@ -4,14 +4,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 import pytest
-from chart_support import ROOT, AppServer, app_env, fill_lake
+from chart_support import CHART, ROOT, AppServer, app_env, fill_lake
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-FRAME = 'iframe[title="axia.app.axia_chart"]'
+IN_CHART = f"document.querySelector('{CHART}').shadowRoot"   # the chart's elements: in its shadow root, in the app's page
 
 
 @pytest.fixture(scope="module")
@@ -33,58 +33,59 @@ def browser(server):
 
 
 def open_chart(browser, url: str, scheme: str = "light"):
-    "A page at `url` with the chart drawn; returns (page, the chart's frame)."
+    "A page at `url` with the chart drawn; returns (page, the chart's element)."
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, color_scheme=scheme)
     page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector(FRAME, timeout=90_000)
-    frame = page.frame_locator(FRAME)
-    frame.locator("#chart canvas").first.wait_for(timeout=90_000)
-    page.frame_locator(FRAME).locator("#legend").wait_for(timeout=90_000)
-    page.wait_for_function(f"() => document.querySelector('{FRAME}').contentWindow.__axiaChart?.drawn", timeout=90_000)
-    return page, page.query_selector(FRAME).content_frame()
+    page.wait_for_selector(CHART, timeout=90_000)
+    page.locator(f"{CHART} #chart canvas").first.wait_for(timeout=90_000)
+    page.locator(f"{CHART} #legend").wait_for(timeout=90_000)
+    page.wait_for_function("() => window.__axiaChart?.drawn", timeout=90_000)
+    return page, page.query_selector(CHART)
 
 
-def hover(page, frame, x: float = 0.6, y: float = 0.35) -> str:
+def hover(page, chart, x: float = 0.6, y: float = 0.35) -> str:
     "Move the mouse over the price pane; the legend's text once it follows the cross-hair."
-    box = page.query_selector(FRAME).bounding_box()
+    box = chart.bounding_box()
     for dx in (x - 0.01, x):
         page.mouse.move(box["x"] + box["width"] * dx, box["y"] + box["height"] * y)
-    frame.wait_for_function("() => document.getElementById('legend').dataset.hover", timeout=30_000)
-    return frame.inner_text("#legend")
+    page.wait_for_function(f"() => {IN_CHART}.getElementById('legend').dataset.hover", timeout=30_000)
+    return page.locator(f"{CHART} #legend").inner_text()
 
 
 def title(page) -> str: return page.locator("[data-testid=stMarkdownContainer] strong").first.inner_text()
 
 
 def test_default_chart_and_another_symbol(browser, server):
-    page, frame = open_chart(browser, server.url)
+    page, chart = open_chart(browser, server.url)
     assert title(page).startswith("USDJPY · H1 · from ") and title(page).endswith("SYNTHETIC")
-    assert frame.evaluate("() => window.__axiaChart.bars") > 400                    # 30 days of H1
-    assert frame.inner_text("#note").startswith("SYNTHETIC DATA")
+    assert page.evaluate("() => window.__axiaChart.bars") > 400                     # 30 days of H1
+    assert page.locator(f"{CHART} #note").inner_text().startswith("SYNTHETIC DATA")
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
     page.get_by_role("option", name="EURUSD").click()
     page.wait_for_function("() => [...document.querySelectorAll('strong')].some(s => s.textContent.startsWith('EURUSD · H1'))",
                            timeout=60_000)
-    frame = page.query_selector(FRAME).content_frame()
-    frame.wait_for_function("() => window.__axiaChart && window.__axiaChart.title.startsWith('EURUSD')"
-                            " && window.__axiaChart.bars > 400", timeout=60_000)   # the chart redrawn, not only the title
-    legend = hover(page, frame)
+    page.wait_for_function("() => window.__axiaChart && window.__axiaChart.title.startsWith('EURUSD')"
+                           " && window.__axiaChart.bars > 400", timeout=60_000)    # the chart redrawn, not only the title
+    legend = hover(page, page.query_selector(CHART))
     assert "O 1." in legend and " UTC" in legend                                    # EURUSD prices, 5 decimals
     page.close()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_thirty_days_of_m1_with_the_cross_hair(browser, server, scheme):
-    page, frame = open_chart(browser, server.url + "/?timeframe=M1&period=30+days", scheme)
+    page, chart = open_chart(browser, server.url + "/?timeframe=M1&period=30+days", scheme)
     assert title(page).startswith("USDJPY · M1")
-    assert frame.evaluate("() => window.__axiaChart.bars") > 29_000
-    legend = hover(page, frame)
+    assert page.evaluate("() => window.__axiaChart.bars") > 29_000
+    legend = hover(page, chart)
     for part in (" UTC", "O ", "H ", "L ", "C ", "Vol ", "SMA 20", "Bollinger upper"): assert part in legend, legend
-    bg = frame.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    bg = page.evaluate(f"() => getComputedStyle({IN_CHART}.querySelector('.axia-wrap')).backgroundColor")
     luminance = sum(int(v) for v in bg[bg.index("(") + 1:bg.index(")")].split(",")[:3]) / 3
     assert (luminance < 60) if scheme == "dark" else (luminance > 200), bg           # the chart follows the app's theme
-    frame.click("#ranges button:has-text('1D')")                                     # the range selector
-    hover(page, frame, 0.5)
-    ARTIFACTS.mkdir(exist_ok=True)
+    assert bg == page.evaluate("() => getComputedStyle(document.querySelector('.stApp')).backgroundColor")   # the app's own
+    page.locator(f"{CHART} #ranges button:has-text('1D')").click()                  # the range selector
+    hover(page, chart, 0.5)
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Reload").wait_for(timeout=30_000)   # the whole page in the
+    page.get_by_text("Route of this answer").wait_for(timeout=30_000)                                # screenshot: the chart
+    ARTIFACTS.mkdir(exist_ok=True)                                                                   # is drawn before them
     page.screenshot(path=str(ARTIFACTS / f"app_m1_30d_{scheme}.png"))
     page.close()
