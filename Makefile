@@ -43,9 +43,12 @@ pytest-unclocked: $(STAMP)            # `make test`: the tests marked `clock` ru
 clock-matrix: $(STAMP)
 	bash tools/clock_matrix.sh
 
-bench: $(STAMP)
+BENCHES := $(filter-out bench/arctic_baseline.py,$(wildcard bench/*.py))   # arctic_baseline.py: lake_read's ArcticDB side
+
+bench: $(STAMP)                       # every benchmark runs; the missed goals are listed at the end (exit 1)
 	$(BIN)/python -m compileall -q axia
-	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@missed=""; for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b || missed="$$missed $$b"; done; \
+	if [ -n "$$missed" ]; then echo "== goals missed in:$$missed"; exit 1; fi; echo "== every goal met"
 
 faults:
 	$(BIN)/python tools/fault_table.py
