@@ -57,11 +57,10 @@ def _check_lake_uri(uri: str) -> str:
     return uri
 
 # %% ../nbs/01_config.ipynb #42dcbcc0
-def _int(lo: int | None = None, hi: int | None = None, optional=False):
+def _int(lo: int | None = None, hi: int | None = None):
     "A parser of whole numbers in [lo, hi]."
     span = f" from {lo:,} to {hi:,}" if lo is not None and hi is not None else f" ≥ {lo:,}" if lo is not None else ""
     def parse(v):
-        if v is None and optional: return None
         if isinstance(v, bool) or not isinstance(v, (int, str)) or (isinstance(v, str) and not re.fullmatch(r"\s*[+-]?\d+\s*", v)):
             raise ConfigError(f"{v!r} is not a whole number{span}")
         n = int(v)
@@ -185,7 +184,7 @@ class Settings:
 
     # MetaTrader 5
     mt5_path: str | None = _f(None, _optional(_text))
-    mt5_login: int | None = _f(None, _int(optional=True))
+    mt5_login: int | None = _f(None, _optional(_int()))
     mt5_password: Secret | None = _f(None, _optional(Secret))
     mt5_server: str | None = _f(None, _optional(_text))
     mt5_server_tz: str = _f("America/New_York+7", _server_tz, "broker server clock, see `ServerClock`")

@@ -310,6 +310,12 @@ class Check:
         self.scan(r.out + r.err, f"`axia {r.cmd}`")
         return r
 
+    def warmed(self, name: str) -> tuple[Path, "RedisServer", dict, R]:
+        "A fresh data dir warmed up into its own redis-server (with the planted password): (dir, server, env, warmup)."
+        d, srv = self.ctx.fresh(name), self.ctx.redis(name)
+        env = {"AXIA_REDIS_URL": srv.url}
+        return d, srv, env, self.run(d, "warmup", env=env)
+
     def scan(self, text: str, where: str):
         for s in SECRETS:
             if s in text:
@@ -480,10 +486,7 @@ def f_corrupt_month(ctx: Ctx, t: int) -> Try:
 
 def f_redis_down(ctx: Ctx, t: int) -> Try:
     c = Check(ctx)
-    d = ctx.fresh(f"f02-t{t}")
-    srv = ctx.redis(f"f02-t{t}")
-    env = {"AXIA_REDIS_URL": srv.url}                                   # with the planted password
-    w = c.run(d, "warmup", env=env)
+    d, srv, env, w = c.warmed(f"f02-t{t}")
     c.success(w)
     c.ok("1 series" in w.out, f"warmup with Redis up: {w.out[:120]!r}")
     srv.kill()                                                          # the port is closed now
@@ -624,10 +627,8 @@ def f_stalled_embedded(ctx: Ctx, t: int) -> Try:
 
 def f_invalid_payloads(ctx: Ctx, t: int) -> Try:
     c = Check(ctx)
-    d = ctx.fresh(f"f05-t{t}")
-    srv = ctx.redis(f"f05-t{t}")
-    env = {"AXIA_REDIS_URL": srv.url}
-    c.success(c.run(d, "warmup", env=env))
+    d, srv, env, w = c.warmed(f"f05-t{t}")
+    c.success(w)
     r, key = srv.client(), f"ohlcv:{SYMBOL}:{TF}"
     clean, ttl = r.get(key), r.pttl(key)
     if not c.ok(clean and clean[:4] == b"AXB1", f"warmup stored no AXB1 payload at {key}"): return c.t
@@ -657,10 +658,8 @@ ODD_KEYS = {b"ohlcv:junk": "ohlcv:junk", "ohlcv:\xff\xfe:M1".encode("latin-1"): 
 
 def f_odd_keys(ctx: Ctx, t: int) -> Try:
     c = Check(ctx)
-    d = ctx.fresh(f"f06-t{t}")
-    srv = ctx.redis(f"f06-t{t}")
-    env = {"AXIA_REDIS_URL": srv.url}
-    c.success(c.run(d, "warmup", env=env))
+    d, srv, env, w = c.warmed(f"f06-t{t}")
+    c.success(w)
     r = srv.client()
     for k in ODD_KEYS: r.set(k, b"x")
     r.delete("ohlcv:USDJPY:D1"); r.rpush("ohlcv:USDJPY:D1", b"a", b"b")
