@@ -289,6 +289,21 @@ def test_concurrent_local_writers_lose_nothing(tmp_path):
     assert_frame_equal(S3OhlcvDataRepository(tmp_path).load_ohlcv("USDJPY", "M1"), pd.concat(days))
 
 
+def test_a_first_writer_between_marker_read_and_listing_is_not_layout_1(tmp_path, monkeypatch):
+    "The order CI once hit: B finds no marker, A writes marker and data, B then lists A's data."
+    a, b = S3OhlcvDataRepository(tmp_path), S3OhlcvDataRepository(tmp_path)
+    first, second = bars("2026-10-05", "2026-10-06", seed=1), bars("2026-10-06", "2026-10-07", seed=2)
+    real_read = S3OhlcvDataRepository._read_marker
+    def read_then_let_a_write(self):
+        marker = real_read(self)
+        if self is b and marker is None and not (tmp_path / "ohlcv").exists():
+            a.save_ohlcv_data("USDJPY", "M1", first)    # A's whole first write lands right after B's read
+        return marker
+    monkeypatch.setattr(S3OhlcvDataRepository, "_read_marker", read_then_let_a_write)
+    b.save_ohlcv_data("USDJPY", "M1", second)
+    assert_frame_equal(S3OhlcvDataRepository(tmp_path).load_ohlcv("USDJPY", "M1"), pd.concat([first, second]))
+
+
 # --- properties ---------------------------------------------------------------------------------
 
 YEAR_NS = pd.Timestamp("2026-01-01", tz="UTC").value

@@ -236,6 +236,8 @@ def _layout_state(self: S3OhlcvDataRepository, writing: bool = False) -> str:
     marker = self._read_marker()
     if marker is None:
         if not self._has_data(): return "empty"
+        marker = self._read_marker()   # a writer puts the marker before its first partition: data seen after a
+    if marker is None:                 # missing marker may be another first writer's, so the second read decides
         raise LakeLayoutError(f"lake {self.root} is in the old layout 1 (UTC-month partitions, ns timestamps) — "
                               f"run `axia lake migrate` once to rewrite it in layout {LAYOUT_VERSION}")
     if marker.get("layout") != LAYOUT_VERSION:
