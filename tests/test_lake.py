@@ -415,6 +415,33 @@ def test_old_layout_is_refused_then_migrated(store):
     assert len(repo.load_ohlcv("USDJPY", "M1")) == len(m1) + 1440
 
 
+def test_optional_columns_of_an_early_layout_2_lake_are_read_then_rewritten(store, monkeypatch):
+    "Layout-2 files written before columns were required: read as they are; `migrate_lake` rewrites only those."
+    m1 = bars("2026-09-28", "2026-11-03", seed=8)
+    monkeypatch.setattr(lake, "ARROW_SCHEMA", lake._OPTIONAL_SCHEMA)   # the writer as it was before 2026-12-01
+    monkeypatch.setattr(lake, "LAYOUT", {k: v for k, v in lake.LAYOUT.items() if k != "columns"})
+    store.repo().save_ohlcv_data("USDJPY", "M1", m1)
+    monkeypatch.undo()
+    def levels(): return {max(c.max_definition_level for c in pq.ParquetFile(io.BytesIO(store.get_bytes(k))).schema)
+                          for k in store.data_files()}
+    assert levels() == {1} and len(store.data_files()) == 3
+    assert_frame_equal(store.repo().load_ohlcv("USDJPY", "M1"), m1)
+    report = migrate_lake(store.root, endpoint_url=store.endpoint)
+    assert (report["files_rewritten"], report["bars_moved"], report["corrupt"]) == (3, 0, [])
+    assert levels() == {0}
+    assert_frame_equal(store.repo().load_ohlcv("USDJPY", "M1"), m1)
+    assert migrate_lake(store.root, endpoint_url=store.endpoint)["files_checked"] == 0   # current now: nothing to do
+
+
+def test_a_lake_newer_than_this_axia_is_not_migrated_down(tmp_path):
+    S3OhlcvDataRepository(tmp_path).save_ohlcv_data("USDJPY", "M1", bars("2026-10-05", "2026-10-06"))
+    (tmp_path / lake.LAYOUT_FILE).write_text(json.dumps({**lake.LAYOUT, "layout": lake.LAYOUT_VERSION + 1}))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.parquet")}
+    with pytest.raises(LakeLayoutError, match="newer than this axia"):
+        migrate_lake(tmp_path)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.parquet")} == before
+
+
 def test_migration_crash_at_every_step_leaves_a_readable_lake(tmp_path, monkeypatch):
     "Crash after the k-th file replacement, for every k: the lake answers every bar once; a second run finishes."
     src = tmp_path / "v1"

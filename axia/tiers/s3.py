@@ -34,7 +34,8 @@ __all__ = ['DATA_FILE', 'LAYOUT_FILE', 'LAYOUT_VERSION', 'LAYOUT', 'SYNTHETIC_KE
 DATA_FILE = "data.parquet"
 LAYOUT_FILE = "_axia_lake.json"
 LAYOUT_VERSION = 2
-LAYOUT = {"format": "axia-lake", "layout": LAYOUT_VERSION, "partitioning": "fx-month", "time": "timestamp-micros-utc"}
+LAYOUT = {"format": "axia-lake", "layout": LAYOUT_VERSION, "partitioning": "fx-month", "time": "timestamp-micros-utc",
+          "columns": "required"}
 SYNTHETIC_KEY = b"axia.synthetic"
 
 class LakeLayoutError(AxiaError):
@@ -86,9 +87,11 @@ def _month_ids(start: pd.Timestamp, end: pd.Timestamp, timeframe: Timeframe) -> 
     return out
 
 # %% ../../nbs/13_tiers.s3.ipynb #8fc2653a
-ARROW_SCHEMA = pa.schema([("time", pa.timestamp("us", tz="UTC"))] +
-                         [(c, pa.float64()) for c in PRICE_COLUMNS] + [(c, pa.int64()) for c in VOLUME_COLUMNS])
-_NS_SCHEMA = ARROW_SCHEMA.set(0, pa.field("time", pa.timestamp("ns", tz="UTC")))   # layout 1
+ARROW_SCHEMA = pa.schema([pa.field("time", pa.timestamp("us", tz="UTC"), nullable=False)] +
+                         [pa.field(c, pa.float64(), nullable=False) for c in PRICE_COLUMNS] +
+                         [pa.field(c, pa.int64(), nullable=False) for c in VOLUME_COLUMNS])
+_OPTIONAL_SCHEMA = pa.schema([f.with_nullable(True) for f in ARROW_SCHEMA])         # layout-2 files before 2026-12-01
+_NS_SCHEMA = _OPTIONAL_SCHEMA.set(0, pa.field("time", pa.timestamp("ns", tz="UTC")))  # layout 1
 ROW_GROUP_SIZE = 10_080
 _WRITE_OPTIONS = dict(compression={**{c: "none" for c in PRICE_COLUMNS}, **{c: "lz4" for c in ["time"] + VOLUME_COLUMNS}},
                       row_group_size=ROW_GROUP_SIZE, write_statistics=True,
@@ -254,7 +257,7 @@ def _layout_state(self: S3OhlcvDataRepository, writing: bool = False) -> str:
 def _unit_factor(schema: pa.Schema) -> int:
     "ns per stored time unit (1000 for layout 2, 1 for layout-1 files); raises `CorruptPartition` for another schema."
     s = schema.remove_metadata()
-    if s.equals(ARROW_SCHEMA): return 1000
+    if s.equals(ARROW_SCHEMA) or s.equals(_OPTIONAL_SCHEMA): return 1000
     if s.equals(_NS_SCHEMA): return 1
     raise CorruptPartition(f"unexpected schema {s}")
 
@@ -706,8 +709,9 @@ def migrate_lake(root_or_repo: str | os.PathLike | S3OhlcvDataRepository,  # lak
     before = 1 if marker is None else marker.get("layout")
     report = dict(root=repo.root, layout_before=before, layout_after=LAYOUT_VERSION, files_checked=0,
                   files_rewritten=0, files_removed=0, bars=0, bars_moved=0, corrupt=[])
-    if marker is not None and marker.get("layout") == LAYOUT_VERSION and marker.get("state") != "migrating":
-        return report                                          # already current: nothing to do
+    if marker == LAYOUT: return report                        # already current: nothing to do
+    if isinstance(before, int) and before > LAYOUT_VERSION:
+        raise LakeLayoutError(f"lake {repo.root} has layout {before}, newer than this axia's {LAYOUT_VERSION} — upgrade axia")
     if marker is None and not repo._has_data():
         repo._write_marker(); return report
     repo._write_marker(state="migrating")
@@ -721,7 +725,7 @@ def migrate_lake(root_or_repo: str | os.PathLike | S3OhlcvDataRepository,  # lak
                 repo._corrupt(key, e, report["corrupt"]); continue
             ids = _partition_ids(Timeframe.parse(tf), cols["time"])
             own = ids == pid
-            if own.all() and p.factor == 1000: continue        # already layout 2
+            if own.all() and p.pf.schema_arrow.remove_metadata().equals(ARROW_SCHEMA): continue   # already current
             report["bars"] += int(own.sum())
             for other in np.unique(ids[~own]):                 # 1. copy the bars of other months into their files
                 okey, rows = _id_key(sym, Timeframe.parse(tf), int(other)), ids == other
