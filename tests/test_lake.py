@@ -1,6 +1,6 @@
 "L4 Parquet lake: the same tests on a local directory and on S3 (moto's real HTTP server)."
 from __future__ import annotations
-import io, json, logging, os, threading
+import io, json, logging, os, threading, time
 import boto3
 import duckdb
 import numpy as np
@@ -302,6 +302,30 @@ def test_a_first_writer_between_marker_read_and_listing_is_not_layout_1(tmp_path
     monkeypatch.setattr(S3OhlcvDataRepository, "_read_marker", read_then_let_a_write)
     b.save_ohlcv_data("USDJPY", "M1", second)
     assert_frame_equal(S3OhlcvDataRepository(tmp_path).load_ohlcv("USDJPY", "M1"), pd.concat([first, second]))
+
+
+def test_racing_first_readers_share_one_pool_and_a_forked_child_gets_its_own(tmp_path, monkeypatch):
+    made = []
+    class SlowPool(lake.ThreadPoolExecutor):          # widens the window between "no pool yet" and "pool stored"
+        def __init__(self, *a, **k):
+            time.sleep(0.05); made.append(self); super().__init__(*a, **k)
+    monkeypatch.setattr(lake, "ThreadPoolExecutor", SlowPool)
+    monkeypatch.setattr(lake, "_POOLS", {})
+    barrier, got = threading.Barrier(6), []
+    def first_use(): barrier.wait(); got.append(lake._pool())
+    threads = [threading.Thread(target=first_use) for _ in range(6)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    assert len(made) == 1 and {id(p) for p in got} == {id(made[0])}
+    df = bars("2026-06-01", "2026-10-01", seed=3)                     # > PARALLEL_ROWS: decoded on the pool
+    repo = S3OhlcvDataRepository(tmp_path); repo.save_ohlcv_data("USDJPY", "M1", df)
+    assert len(df) >= lake.PARALLEL_ROWS and len(repo.load_ohlcv("USDJPY", "M1")) == len(df)
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    child = ctx.Process(target=lambda: q.put(len(S3OhlcvDataRepository(tmp_path).load_ohlcv("USDJPY", "M1"))))
+    child.start(); child.join(60)
+    assert child.exitcode == 0 and q.get(timeout=5) == len(df)   # the parent's threads are not in the child
 
 
 # --- properties ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Docs: https://axia-dev.github.io/axia/tiers.s3.html.md"""
 
 # %% ../../nbs/13_tiers.s3.ipynb #d4e39868
 from __future__ import annotations
-import json, logging, os, random, re, tempfile, time, uuid
+import json, logging, os, random, re, tempfile, threading, time, uuid
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, nullcontext
@@ -329,13 +329,22 @@ READ_WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffi
 FETCH_WORKERS = 8         # concurrent GETs of one read on S3 (waiting on the network, not on a core)
 PARALLEL_ROWS = 100_000   # reads of fewer rows decode in the calling thread (a thread hand-off costs more than it saves)
 _POOLS: dict = {}
+_POOLS_LOCK = threading.Lock()
+
+def _forget_pools():
+    "In a forked child: the parent's threads are not there, and its lock may have been held at the fork."
+    global _POOLS_LOCK
+    _POOLS.clear(); _POOLS_LOCK = threading.Lock()
+
+os.register_at_fork(after_in_child=_forget_pools)
 
 def _pool(io: bool = False) -> ThreadPoolExecutor:
-    "The reader's decoding threads (`io`: its S3 fetching threads), made on first use, and again in a forked child (the parent's threads are not there)."
-    if _POOLS.get("pid") != os.getpid(): _POOLS.clear(); _POOLS["pid"] = os.getpid()
-    if io not in _POOLS:
-        _POOLS[io] = ThreadPoolExecutor(FETCH_WORKERS if io else READ_WORKERS, thread_name_prefix=f"axia-lake-{'fetch' if io else 'read'}")
-    return _POOLS[io]
+    "The reader's decoding threads (`io`: its S3 fetching threads), made once, on first use (by any thread)."
+    with _POOLS_LOCK:
+        if io not in _POOLS:
+            _POOLS[io] = ThreadPoolExecutor(FETCH_WORKERS if io else READ_WORKERS,
+                                            thread_name_prefix=f"axia-lake-{'fetch' if io else 'read'}")
+        return _POOLS[io]
 
 
 
