@@ -281,8 +281,8 @@ def _recent_start(self: OhlcvDataProvider, tier, tf, w: RequestWindow) -> pd.Tim
     return w.start
 
 @patch
-def _stitched(self: OhlcvDataProvider, cold_name, hot_name, symbol, tf, w: RequestWindow) -> tuple[pd.DataFrame, str]:
-    "The lake's bars with Redis's on top, and a note of what each gave."
+def _stitched(self: OhlcvDataProvider, cold_name, hot_name, symbol, tf, w: RequestWindow) -> tuple[pd.DataFrame, str, str]:
+    "The lake's bars with Redis's on top, a note of what each gave, and the tiers that answered (`s3` when Redis failed)."
     if cold_name not in self.tiers: raise _Skip(f"{cold_name} not configured")
     notes, cold, hot, cold_error = [], None, None, None
     try: cold = self.tiers[cold_name].read(symbol, tf, w.start, w.end)
@@ -296,7 +296,8 @@ def _stitched(self: OhlcvDataProvider, cold_name, hot_name, symbol, tf, w: Reque
     n_cold, n_hot = (0 if f is None else len(f) for f in (cold, hot))
     overlap = 0 if not (n_cold and n_hot) else int(np.isin(hot.index.asi8, cold.index.asi8).sum())
     notes.insert(0, f"{cold_name} {n_cold} + {hot_name} {n_hot} bars (overlap {overlap})")
-    return stitch(cold, hot), "; ".join(notes)
+    answered = "+".join([cold_name] * (cold_error is None) + [hot_name] * (hot is not None))
+    return stitch(cold, hot), "; ".join(notes), answered
 
 def _checked(df, w: RequestWindow, validate: bool, synthetic: bool) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame): raise InvalidBars(f"expected a DataFrame, got {type(df).__name__}")
@@ -308,10 +309,10 @@ def _checked(df, w: RequestWindow, validate: bool, synthetic: bool) -> pd.DataFr
 # %% ../nbs/30_provider.ipynb #22940020
 @patch
 def _run_step(self: OhlcvDataProvider, name: str, symbol, tf, w: RequestWindow, allow_synthetic) -> tuple[dict, pd.DataFrame | None, list]:
-    "Run one step: ({step, outcome, reason, ms}, bars or None, gaps)."
-    t, note, is_source, holes = perf_counter(), "", name in self.sources, []
+    "Run one step: ({step, outcome, reason, ms[, served_by]}, bars or None, gaps); `served_by`: the tiers of a stitched step that answered, when not all did."
+    t, note, is_source, holes, served = perf_counter(), "", name in self.sources, [], name
     try:
-        if "+" in name: df, note = self._stitched(*name.split("+", 1), symbol, tf, w)
+        if "+" in name: df, note, served = self._stitched(*name.split("+", 1), symbol, tf, w)
         elif name in self.tiers: df = self.tiers[name].read(symbol, tf, w.start, w.end)
         elif is_source:
             if self.sources[name].synthetic and (allowed := allow_synthetic()) is not True: raise _Skip(allowed)
@@ -325,7 +326,9 @@ def _run_step(self: OhlcvDataProvider, name: str, symbol, tf, w: RequestWindow, 
     except Exception as e: df, outcome, why = None, "error", f"{type(e).__name__}: {e}"
     ms = (perf_counter() - t) * 1000
     self._count(name, outcome, ms)
-    return {"step": name, "outcome": outcome, "reason": "; ".join(filter(None, [why, note])), "ms": round(ms, 3)}, df, holes
+    rec = {"step": name, "outcome": outcome, "reason": "; ".join(filter(None, [why, note])), "ms": round(ms, 3)}
+    if served != name and df is not None: rec["served_by"] = served
+    return rec, df, holes
 
 @patch
 def _count(self: OhlcvDataProvider, name, outcome, ms):
@@ -383,7 +386,8 @@ def _resolve(self: OhlcvDataProvider, symbol, tf, what, use_case, route, w: Requ
                            f" (stale answers are not served for {use_case!r})" if stale_only else "")
     name, df, outcome, holes = answer
     writeback = self._write_back(name, symbol, tf, df, w, named or is_synthetic(df) and "real" not in seen)
-    meta = self._meta(name, df, outcome, holes, steps, use_case, route, w, writeback, t0)
+    meta = self._meta(name, df, outcome, holes, steps, use_case, route, w, writeback, t0,
+                      served=next((s.get("served_by", name) for s in steps if s["step"] == name), name))
     if wkey is not None and outcome == "hit":
         self.memory.put_window(wkey, df, w.valid_until, {**meta, "steps": [], "writeback": []}, given=True)  # callers get views
     return df, meta
@@ -413,13 +417,14 @@ def _write_back(self: OhlcvDataProvider, name, symbol, tf, df: pd.DataFrame, w: 
 def _is_cache(self: OhlcvDataProvider, name: str) -> bool: return all(part in self.tiers for part in name.split("+"))
 
 @patch
-def _meta(self: OhlcvDataProvider, name, df, outcome, holes, steps, use_case, route, w, writeback, t0) -> dict:
+def _meta(self: OhlcvDataProvider, name, df, outcome, holes, steps, use_case, route, w, writeback, t0, served=None) -> dict:
+    "`source`: what gave the bars (`served`, else the step); `origin`: the step of the route that answered."
     cache_hit, (first, last) = self._is_cache(name), first_last(df)
     ms = (perf_counter() - t0) * 1000
     with self._stats_lock:
         self._n["requests"] += 1; self._n["answered"] += 1
         self._n["cache_hits"] += cache_hit; self._n["stale_served"] += outcome == "stale"
-    return {"source": name, "origin": name, "cache_hit": cache_hit, "stale": outcome == "stale",
+    return {"source": served or name, "origin": name, "cache_hit": cache_hit, "stale": outcome == "stale",
             "partial": outcome == "partial", "synthetic": is_synthetic(df), "rows": len(df),
             "expected_rows": len(w.grid) if w.grid is not None else None,
             "gaps": [{"first": a, "last": b, "bars": n} for a, b, n in holes],

@@ -216,6 +216,20 @@ def test_stitch_with_redis_down_serves_lake_then_falls_through_if_stale(clock):
     assert meta["source"] == "yfinance"
 
 
+def test_stitched_answer_names_only_the_tiers_that_answered(clock):
+    "Redis down, the lake complete: the bars are the lake's, and the answer says so (the step is still s3+redis)."
+    p = make(clock, sources={})
+    p.tiers["redis"].fail_read = TierUnavailable("redis down")
+    p.tiers["s3"].data[("USDJPY", "M1")] = bars(T("2026-11-01"), clock().floor("1min") + pd.Timedelta("1min"))
+    df, meta = p.get_data("USDJPY", "M1", 3, "chart")
+    assert (meta["source"], meta["origin"], meta["steps"][1]["served_by"]) == ("s3", "s3+redis", "s3")
+    assert not meta["partial"] and not meta["stale"]
+    p.tiers["redis"].fail_read = None
+    p.memory.clear()
+    _, meta = p.get_data("USDJPY", "M1", 3, "chart")
+    assert meta["source"] == "s3+redis" and "served_by" not in meta["steps"][1]
+
+
 # ------------------------------------------------------------------ write-back
 def test_live_answer_written_back_to_redis_and_l1(clock):
     p = make(clock)
