@@ -7,7 +7,8 @@
   Redis through redis-py pays that import: redis-py 8 loads its asyncio client on `import redis`), and against
   `python -c 'import pandas, gc; gc.freeze()'` (the exit axia's console script takes: `axia.cli.run` freezes the
   heap so the interpreter's exit does not collect it);
-- zoneinfo's tree walk (`available_timezones`) in a `get`: calls per process (goal <= 1).
+- zoneinfo's tree walk (`available_timezones`) in a `get`: calls per process (goal <= 1);
+- where a `get`'s import time goes, by top-level package (`-X importtime`), for the record.
 All four commands are timed in alternating rounds, so load on the machine falls on each alike.
 
     python bench/cli_startup.py
@@ -39,6 +40,19 @@ def timed(cmd, env) -> float:
     return dt
 
 
+def import_profile(cmd, env, top: int = 8) -> list[tuple[str, float]]:
+    "Self import time of one run of `cmd` (-X importtime), summed by top-level package, largest first, in ms."
+    out = subprocess.run(cmd, env={**env, "PYTHONPROFILEIMPORTTIME": "1"}, capture_output=True, text=True, check=True)
+    by: dict[str, float] = {}
+    for ln in out.stderr.splitlines():
+        if not ln.startswith("import time:") or "self [us]" in ln: continue
+        us, _, name = ln[len("import time:"):].split("|")
+        pkg = name.strip().split(".")[0]
+        by[pkg] = by.get(pkg, 0) + int(us) / 1000
+    total = sum(by.values())
+    return sorted(by.items(), key=lambda kv: -kv[1])[:top] + [("all", total)]
+
+
 def main():
     with tempfile.TemporaryDirectory() as d:
         env = {**os.environ, "AXIA_DATA_DIR": f"{d}/.axia"}
@@ -66,6 +80,7 @@ def main():
                 return out.stderr.strip().splitlines()[-1].split()[1:]
             help_pandas, _ = probe_run("--help")
             _, walks = probe_run("get", "USDJPY", "H1", "--days", "1")
+            imports = import_profile(cmds["get"], env)
         finally:
             subprocess.run([AXIA, "stop"], env=env, capture_output=True)
 
@@ -80,6 +95,8 @@ def main():
     line("axia get USDJPY H1 --days 1 vs import pandas + gc.freeze()", med["get"], med["pandas+freeze"])
     line("import pandas, redis vs import pandas", med["pandas+redis"], med["pandas"])
     print(f"zoneinfo walks in one axia get: {walks}; goal <= 1" + ("" if int(walks) <= 1 else "  MISSED"))
+    print("where one axia get's imports go (python -X importtime, self time summed by top-level package, ms): "
+          + ", ".join(f"{k} {v:.0f}" for k, v in imports))
     if int(walks) > 1: missed.append("zoneinfo walks")
     if missed:
         print(f"missed: {', '.join(missed)}"); sys.exit(1)

@@ -15,8 +15,6 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 from fastcore.basics import patch
 from axia.core import (as_utc, AxiaError, ConfigError, OHLCV_COLUMNS, PRICE_COLUMNS, VOLUME_COLUMNS, InvalidBars,
                        InvalidRange, TierUnavailable, Timeframe, empty_ohlcv, from_fx_clock, is_synthetic, mark_synthetic, merge_arrays,
@@ -24,6 +22,8 @@ from axia.core import (as_utc, AxiaError, ConfigError, OHLCV_COLUMNS, PRICE_COLU
 from axia.ports import IOhlcvDataRepository
 
 log = logging.getLogger(__name__)
+# pyarrow.parquet and pyarrow.fs are imported where they are used, and the filesystem is made on first use: a
+# process that never touches the lake (`axia get` answered by Redis) does not pay their ~8 ms, nor start the AWS SDK
 
 # %% auto #0
 __all__ = ['DATA_FILE', 'LAYOUT_FILE', 'LAYOUT_VERSION', 'LAYOUT', 'SYNTHETIC_KEY', 'ARROW_SCHEMA', 'ROW_GROUP_SIZE',
@@ -106,6 +106,7 @@ def _to_table(cols: dict[str, np.ndarray], synthetic: bool) -> pa.Table:
 
 def _encode(table: pa.Table) -> pa.Buffer:
     "The whole Parquet file in memory: nothing is written anywhere until it is complete."
+    import pyarrow.parquet as pq
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, **_WRITE_OPTIONS)
     return sink.getvalue()
@@ -138,23 +139,28 @@ def _check_root(root: str) -> str:
     if len(bucket) < 3: raise ConfigError("lake URI needs a bucket name of at least 3 characters: s3://bucket/prefix")
     return root
 
+def _lake_base(root: str | os.PathLike) -> tuple[str, bool]:
+    "(base path, is_local) of a lake root, checked."
+    root = _check_root(os.fspath(root))
+    if not root.startswith("s3://"): return os.path.abspath(root).replace(os.sep, "/"), True
+    return root[len("s3://"):].strip("/"), False
+
 def lake_filesystem(root: str | os.PathLike,  # local directory or `s3://bucket/prefix`
                     endpoint_url: str | None = None,  # e.g. `http://127.0.0.1:5000` for moto or MinIO
                     region: str = "us-east-1",
                     access_key: str | None = None,    # None: the usual AWS credential chain
                     secret_key: str | None = None,
-                   ) -> tuple[pafs.FileSystem, str, bool]:  # (filesystem, base path, is_local)
+                   ) -> tuple:  # (`pyarrow.fs.FileSystem`, base path, is_local)
     "The `pyarrow.fs` filesystem and base path of a lake root."
-    root = _check_root(os.fspath(root))
-    if not root.startswith("s3://"):
-        base = os.path.abspath(root).replace(os.sep, "/")
-        return pafs.LocalFileSystem(), base, True
+    import pyarrow.fs as pafs
+    base, local = _lake_base(root)
+    if local: return pafs.LocalFileSystem(), base, True
     kw = dict(region=region, allow_delayed_open=True)   # delayed open: a small object is written with one PUT
     if endpoint_url:
         u = urlparse(endpoint_url)
         kw.update(endpoint_override=u.netloc, scheme=u.scheme or "https")
     if access_key: kw.update(access_key=access_key, secret_key=secret_key)
-    return pafs.S3FileSystem(**kw), root[len("s3://"):].strip("/"), False
+    return pafs.S3FileSystem(**kw), base, False
 
 # %% ../../nbs/13_tiers.s3.ipynb #c8111f57
 class S3OhlcvDataRepository(IOhlcvDataRepository):
@@ -172,7 +178,8 @@ class S3OhlcvDataRepository(IOhlcvDataRepository):
                  stale_tmp_after: pd.Timedelta = pd.Timedelta("1h"),  # temp files older than this are a dead writer's
                 ):
         self.root = os.fspath(root)
-        self.fs, self.base, self.is_local = lake_filesystem(root, endpoint_url, region, access_key, secret_key)
+        self.base, self.is_local = _lake_base(root)
+        self._fs, self._fs_args = None, (endpoint_url, region, access_key, secret_key)
         self._s3_args = dict(endpoint_url=endpoint_url, region_name=region, aws_access_key_id=access_key,
                              aws_secret_access_key=secret_key)
         self.clock, self.stale_tmp_after = clock, pd.Timedelta(stale_tmp_after)
@@ -180,6 +187,12 @@ class S3OhlcvDataRepository(IOhlcvDataRepository):
         self._layout_ok, self._client = False, None
 
     def __repr__(self): return f"S3OhlcvDataRepository({self.root!r})"
+
+    @property
+    def fs(self):
+        "The lake's `pyarrow.fs` filesystem, made on first use."
+        if self._fs is None: self._fs = lake_filesystem(self.root, *self._fs_args)[0]
+        return self._fs
 
     def _path(self, key: str) -> str: return f"{self.base}/{key}/{DATA_FILE}"
 
@@ -229,6 +242,7 @@ def _write_marker(self: S3OhlcvDataRepository, **extra) -> None:
 
 @patch
 def _has_data(self: S3OhlcvDataRepository) -> bool:
+    import pyarrow.fs as pafs
     sel = pafs.FileSelector(f"{self.base}/ohlcv", recursive=False, allow_not_found=True)
     return any(not os.path.basename(i.path).startswith((".", "_")) for i in self.fs.get_file_info(sel))
 
@@ -268,6 +282,7 @@ class _Part:
     def __init__(self, key: str, src: pa.Buffer | pa.NativeFile, start_ns: int | None, end_ns: int | None):
         self.key, self.cut = key, None
         try:
+            import pyarrow.parquet as pq
             self.pf = pq.ParquetFile(pa.BufferReader(src) if isinstance(src, pa.Buffer) else src)
             schema = self.pf.schema_arrow
             self.factor = _unit_factor(schema)
@@ -466,6 +481,7 @@ def _generate_partition_keys(self: S3OhlcvDataRepository, symbol: str, timeframe
 @patch
 def _list_partitions(self: S3OhlcvDataRepository, prefix: str = "ohlcv") -> list[tuple[str, str, int, str, int]]:
     "(symbol, timeframe, partition id, key, size) of every data file under `prefix`, sorted."
+    import pyarrow.fs as pafs
     sel = pafs.FileSelector(f"{self.base}/{prefix}", recursive=True, allow_not_found=True)
     found = []
     for info in self.fs.get_file_info(sel):
@@ -652,6 +668,7 @@ def symbols(self: S3OhlcvDataRepository) -> list[str]:
 def _footer(self: S3OhlcvDataRepository, path: str) -> tuple[int, int, int] | None:
     "(rows, first ns, last ns) from a file's footer; None when it cannot be read."
     try:
+        import pyarrow.parquet as pq
         with self.fs.open_input_file(path) as f:
             pf = pq.ParquetFile(f)
             factor, meta = _unit_factor(pf.schema_arrow), pf.metadata
