@@ -619,6 +619,13 @@ def cmd_chart(args, out=sys.stdout, clock=None) -> int:
     return run_app(port=args.port, data_dir=settings.data_dir, host=args.host, out=out)   # checks the port, prints the URL
 
 # %% ../nbs/70_cli.ipynb #ba164ca9
+_GC_PAUSED = []   # `run` pauses the cyclic GC until the command's modules are loaded (`_load_modules`)
+
+def _load_modules():
+    "Import what every command past its arguments builds on; under `run`, keep the collector off what loaded and resume it."
+    import axia.bootstrap  # noqa: F401   pandas, numpy, pyarrow, redis-py, the tiers and the provider
+    if _GC_PAUSED: _GC_PAUSED.clear(); gc.freeze(); gc.enable()
+
 COMMANDS = {"collect": cmd_collect, "get": cmd_get, "info": cmd_info, "symbols": cmd_symbols, "warmup": cmd_warmup,
             "query": cmd_query, "orders": cmd_orders, "kill-switch": cmd_kill_switch, "chart": cmd_chart,
             "detect-clock": cmd_detect_clock, "import": cmd_import, "export": cmd_export, "lake": cmd_lake, "stop": cmd_stop}
@@ -636,6 +643,7 @@ def main(argv: list[str] | None = None,  # the arguments (default: the command l
         for k in ("start", "end"): setattr(args, k, getattr(args, k, None))
         if not getattr(args, "command", None):
             parser.print_help(); return 2
+        _load_modules()
         return int(COMMANDS[args.command](args, clock=clock or _wall()) or 0)
     except UsageError as e:
         print(f"axia: error: {_one_line(e)}", file=sys.stderr); return 2
@@ -658,6 +666,7 @@ def main(argv: list[str] | None = None,  # the arguments (default: the command l
 # %% ../nbs/70_cli.ipynb #636be377
 def run():
     "The `axia` console script: `main` on the command line, then exit with its status."
+    gc.disable(); _GC_PAUSED.append(True)   # no collections while modules load: they make no garbage
     status = main()
     gc.freeze()   # the exit's garbage collections skip what the command left: nothing is lost, the process ends sooner
     sys.exit(status)

@@ -284,3 +284,29 @@ def test_a_reader_that_stops_early_gets_no_error(tmp_path):
     finally: EmbeddedRedis(tmp_path).stop()                             # the get started the data directory's server
     assert r.returncode == 141, r.stderr
     assert "Broken pipe" not in r.stderr and "Traceback" not in r.stderr and "error" not in r.stderr
+
+
+GC_PROBE = """
+import gc, sys, axia.cli as cli
+def probe(args, clock=None):
+    print(gc.isenabled(), gc.get_freeze_count() > 100_000, 'pandas' in sys.modules); return 0
+cli.COMMANDS['stop'] = probe
+sys.argv = ['axia', 'stop']
+cli.run()
+"""
+
+
+def test_the_console_script_resumes_the_gc_for_the_commands_work(tmp_path):
+    "`run` pauses the cyclic GC while modules load; the command itself runs with it on, the loaded heap frozen."
+    r = subprocess.run([sys.executable, "-c", GC_PROBE], capture_output=True, text=True, timeout=60,
+                       env=axia_env(AXIA_DATA_DIR=str(tmp_path)))
+    assert r.returncode == 0 and r.stdout.split() == ["True", "True", "True"], (r.stdout, r.stderr)
+
+
+def test_main_from_python_leaves_the_gc_alone(tmp_path, monkeypatch, capsys):
+    import gc
+    from axia.cli import main
+    monkeypatch.setenv("AXIA_DATA_DIR", str(tmp_path))
+    frozen = gc.get_freeze_count()
+    assert main(["stop"]) == 0                    # past argparse: the modules are loaded, nothing is frozen
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
