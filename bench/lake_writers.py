@@ -6,7 +6,8 @@ The commit protocol is S3's conditional PUT (`If-None-Match: *` for a new partit
 replacement; a 412 makes the writer re-read, merge and retry). moto 5 implements both headers, but checks the
 condition and stores the object in two steps without a lock, so two PUTs can both pass the check (real S3 decides
 atomically). With `--moto-as-is` the bench runs moto unchanged and reports what that race costs; by default it
-serialises moto's PUT handler (one lock around check + store), which is what S3 guarantees.
+serialises moto's PUT handler (one lock around check + store), which is what S3 guarantees, and its GET
+handler with it (an S3 GET sees one whole version).
 Run: `python bench/lake_writers.py [--writers 8] [--rounds 50] [--moto-as-is]`; exits 1 on any loss.
 """
 from __future__ import annotations
@@ -37,12 +38,16 @@ def writer(endpoint, root, w, writers, rounds, barrier, out):
 
 
 def serialise_moto_puts():
-    "One lock around moto's S3 PUT handler: condition check and store become one step, as on S3."
+    """One lock around moto's S3 PUT handler: condition check and store become one step, as on S3. Its GET handler
+    takes the same lock: on S3 a GET returns one whole version of an object, while moto's reads (for the ETag) the
+    value buffer that a concurrent PUT of the same key closes, and fails with a traceback on the server's thread."""
     from moto.s3.responses import S3Response
-    real, lock = S3Response.put_object, threading.Lock()
-    def put_object(self, *a, **kw):
-        with lock: return real(self, *a, **kw)
-    S3Response.put_object = put_object
+    lock = threading.Lock()
+    def locked(real):
+        def handler(self, *a, **kw):
+            with lock: return real(self, *a, **kw)
+        return handler
+    S3Response.put_object, S3Response.get_object = locked(S3Response.put_object), locked(S3Response.get_object)
 
 
 def main():
