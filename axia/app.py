@@ -31,12 +31,14 @@ def app_script() -> Path:
     return script
 
 def warm_up(clock=utc_now):
-    "Work done once per server process before it serves: the FX calendar's closures from two years before `clock()` to one after."
+    "Work done once per server process before it serves: the FX calendar's closures from two years before `clock()` to one after; `inspect`'s module files."
     now = clock()
     FX_CALENDAR.closures(now - pd.Timedelta(days=800), now + pd.Timedelta(days=400))
+    import inspect   # Streamlit's first element of a process calls inspect.stack(), slow the first time
+    t = threading.Thread(target=inspect.stack); t.start(); t.join()   # not on the main thread: its root frame is `-c`'s
 
-PRELOAD = ("import sys, axia.app, axia.bootstrap; axia.app.warm_up(); sys.setswitchinterval(0.001); "
-           "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; sys.exit(main())")
+PRELOAD = ("import gc, sys, axia.app, axia.bootstrap; from streamlit.web.cli import main; axia.app.warm_up(); "
+           "gc.collect(); gc.freeze(); sys.setswitchinterval(0.001); sys.argv[0] = 'streamlit'; sys.exit(main())")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8501
 
 def streamlit_command(
@@ -44,8 +46,8 @@ def streamlit_command(
     port: int | None = None,  # None: 8501
     host: str = DEFAULT_HOST, # the address to listen on; 127.0.0.1 keeps the app on this machine
 ) -> list[str]:
-    "`streamlit run` headless on `host:port`, without usage statistics or the developer toolbar, axia imported up front."
-    return [sys.executable, "-c", PRELOAD, "run", str(script), "--client.toolbarMode", "minimal",
+    "`streamlit run` headless on `host:port`, without usage statistics, the developer toolbar or a file watcher, axia imported up front."
+    return [sys.executable, "-c", PRELOAD, "run", str(script), "--client.toolbarMode", "minimal", "--server.fileWatcherType", "none",
             "--server.headless", "true", "--server.address", host, "--server.port", str(port or DEFAULT_PORT),
             "--browser.gatherUsageStats", "false"]
 

@@ -22,6 +22,28 @@ function themeOf(host) {
   return {dark: dark, background: bg || (dark ? "#0e1117" : "#ffffff"), text: text || (dark ? "#fafafa" : "#31333f")};
 }
 
+// Axis and cross-hair labels without Intl (lightweight-charts' default formats each label with toLocaleString,
+// a new Intl formatter per label): the same text as its defaults in English, in UTC.
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const pad2 = (x) => (x < 10 ? "0" : "") + x;
+function tickLabel(t, type) {                      // type: lightweight-charts' TickMarkType (0 year … 4 time with seconds)
+  const d = new Date(t * 1000);
+  switch (type) {
+    case 0: return String(d.getUTCFullYear());
+    case 1: return MONTHS[d.getUTCMonth()];
+    case 2: return String(d.getUTCDate());
+    case 3: return pad2(d.getUTCHours()) + ":" + pad2(d.getUTCMinutes());
+    default: return pad2(d.getUTCHours()) + ":" + pad2(d.getUTCMinutes()) + ":" + pad2(d.getUTCSeconds());
+  }
+}
+function crosshairLabel(t, daily) {                // "15 Mar '24   09:00", as lightweight-charts' default dateFormat
+  const d = new Date(t * 1000);
+  const day = pad2(d.getUTCDate()) + " " + MONTHS[d.getUTCMonth()] + " '" + pad2(d.getUTCFullYear() % 100);
+  return daily ? day : day + "   " + pad2(d.getUTCHours()) + ":" + pad2(d.getUTCMinutes());
+}
+
+const thousands = (v) => String(v).replace(/\B(?=(\d{3})+(?!\d))/g, ",");   // 12,345 (toLocaleString: Intl's first use, ~12 ms)
+
 function fmtTime(t, daily) {
   const s = new Date(t * 1000).toISOString().replace("T", " ");
   return daily ? s.slice(0, 10) : s.slice(0, 16);
@@ -52,7 +74,8 @@ function build(state, spec, theme) {
     grid: {vertLines: {color: grid}, horzLines: {color: grid}},
     crosshair: {mode: LW.CrosshairMode.Normal},
     rightPriceScale: {borderVisible: false},
-    timeScale: {timeVisible: !spec.daily, secondsVisible: false, borderVisible: false, rightOffset: 3},
+    timeScale: {timeVisible: !spec.daily, secondsVisible: false, borderVisible: false, rightOffset: 3, tickMarkFormatter: tickLabel},
+    localization: {timeFormatter: (t) => crosshairLabel(t, spec.daily)},
   });
   const n = spec.time.length, d = spec.decimals, k = Math.pow(10, -d);
   const T = new Array(n); let t = 0;                       // times come as differences, prices as integers
@@ -98,7 +121,7 @@ function build(state, spec, theme) {
     const f = (x) => x.toFixed(d);
     let html = `<span class="t">${fmtTime(T[i], spec.daily)} UTC</span> ` +
       (spec.forming && i === n - 1 ? '<span class="forming">forming</span> ' : "") +
-      `O ${f(spec.open[i])} H ${f(spec.high[i])} L ${f(spec.low[i])} C ${f(spec.close[i])} · Vol ${spec.volume[i].toLocaleString()}`;
+      `O ${f(spec.open[i])} H ${f(spec.high[i])} L ${f(spec.low[i])} C ${f(spec.close[i])} · Vol ${thousands(spec.volume[i])}`;
     lines.forEach((ln, k) => { const L = spec.lines[k]; if (i >= L.start) html += `<br><span style="color:${L.color}">${ln.name} ${f(L.values[i - L.start])}</span>`; });
     if (spec.atr && i >= spec.atr.start) html += `<br><span style="color:#ff7043">ATR 14 ${spec.atr.values[i - spec.atr.start].toFixed(d + 1)}</span>`;
     legendEl.innerHTML = html;
