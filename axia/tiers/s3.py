@@ -6,7 +6,7 @@ Docs: https://axia-dev.github.io/axia/tiers.s3.html.md"""
 
 # %% ../../nbs/13_tiers.s3.ipynb #d4e39868
 from __future__ import annotations
-import json, logging, os, random, re, tempfile, threading, time, uuid
+import functools, json, logging, os, random, re, tempfile, threading, time, uuid
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, nullcontext
@@ -65,11 +65,14 @@ def _pid_add(pid: int, n: int) -> int:
     m = (pid // 100) * 12 + pid % 100 - 1 + n
     return (m // 12) * 100 + m % 12 + 1
 
+@functools.lru_cache(maxsize=256)
 def _pid_bounds(first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
-    "Ids of the FX months first..last and the UTC ns at which each starts, plus the end of the last."
+    "Ids of the FX months first..last and the UTC ns at which each starts, plus the end of the last (cached: read-only)."
     k = ((last // 100) * 12 + last % 100) - ((first // 100) * 12 + first % 100) + 1
     starts = pd.date_range(pd.Timestamp(first // 100, first % 100, 1), periods=k + 1, freq="MS")   # naive FX clock
-    return np.array([_pid_add(first, i) for i in range(k)]), from_fx_clock(starts).asi8
+    ids, bounds = np.array([_pid_add(first, i) for i in range(k)]), from_fx_clock(starts).asi8.copy()
+    ids.flags.writeable = bounds.flags.writeable = False
+    return ids, bounds
 
 def _partition_ids(timeframe: Timeframe, times_ns: np.ndarray) -> np.ndarray:
     "Partition id per bar open time (ns since epoch): `year*100 + month` of the bar's FX month."
