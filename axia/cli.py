@@ -644,7 +644,7 @@ def main(argv: list[str] | None = None,  # the arguments (default: the command l
         if not getattr(args, "command", None):
             parser.print_help(); return 2
         _load_modules()
-        return int(COMMANDS[args.command](args, clock=clock or _wall()) or 0)
+        return int(COMMANDS[args.command](args, out=sys.stdout, clock=clock or _wall()) or 0)   # today's stdout, not the import's
     except UsageError as e:
         print(f"axia: error: {_one_line(e)}", file=sys.stderr); return 2
     except KeyboardInterrupt:

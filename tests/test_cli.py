@@ -189,7 +189,7 @@ def test_a_bad_setting_names_the_variable_not_the_value(tmp_path):
 
 def test_unexpected_errors_are_one_line_with_a_hint(tmp_path, capsys, monkeypatch):
     from axia import cli
-    monkeypatch.setitem(cli.COMMANDS, "symbols", lambda args, clock=None: 1 / 0)
+    monkeypatch.setitem(cli.COMMANDS, "symbols", lambda args, out=None, clock=None: 1 / 0)
     assert cli.main(["--data-dir", str(tmp_path), "symbols"]) == 1
     err = capsys.readouterr().err
     assert err == "axia: error: unexpected ZeroDivisionError: division by zero (run with -v for the traceback)\n"
@@ -288,7 +288,7 @@ def test_a_reader_that_stops_early_gets_no_error(tmp_path):
 
 GC_PROBE = """
 import gc, sys, axia.cli as cli
-def probe(args, clock=None):
+def probe(args, out=None, clock=None):
     print(gc.isenabled(), gc.get_freeze_count() > 100_000, 'pandas' in sys.modules); return 0
 cli.COMMANDS['stop'] = probe
 sys.argv = ['axia', 'stop']
