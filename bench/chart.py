@@ -2,10 +2,12 @@
 embedded Redis, L1) plus building the plotly figure. Goal <= 100 ms (the plan: 1 s).
 
     python bench/chart.py
-Prints one line per figure: median, baseline median, ratio, goal.
+Prints one line per figure: median, baseline median, ratio, goal; exits 1 when a goal is missed.
+The figure alone is held to the textbook figure's time (which has no overlays and the wrong, calendar-weekend
+breaks) within 5%: the noise of two medians of ~10 ms on this machine.
 """
 from __future__ import annotations
-import statistics, tempfile, time, warnings
+import statistics, sys, tempfile, time, warnings
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -66,15 +68,17 @@ def main():
         finally:
             stack.provider.close()
             EmbeddedRedis(d).stop()
-    plan = PLAN_S * 1000
+    plan, ok = PLAN_S * 1000, []
+    def mark(good: bool) -> str: ok.append(good); return "OK" if good else "MISSED"
     for label, ms in [("30 d H1, lake -> figure (L1 cold)", cold), ("30 d H1, L1 hit -> figure", warm)]:
         print(f"chart {label}: median {ms:.1f} ms, baseline (plan budget) {plan:.0f} ms, ratio {plan / ms:.0f}x under, "
-              f"goal <= {GOAL_MS:.0f} ms [{'OK' if ms <= GOAL_MS else 'MISSED'}]")
-    print(f"figure only ({len(df)} bars): median {fig_only:.2f} ms, baseline (make_subplots + Series) median {naive:.2f} ms, "
-          f"ratio {naive / fig_only:.1f}x, goal: faster than the baseline [{'OK' if fig_only < naive else 'MISSED'}]")
-    print(f"figure + to_json (what Streamlit sends): median {to_json:.2f} ms, baseline n/a, goal <= {GOAL_MS:.0f} ms "
-          f"[{'OK' if to_json <= GOAL_MS else 'MISSED'}]")
+              f"goal <= {GOAL_MS:.0f} ms [{mark(ms <= GOAL_MS)}]")
+    print(f"figure only ({len(df)} bars, with overlays): median {fig_only:.2f} ms, baseline (make_subplots + Series, no "
+          f"overlays) median {naive:.2f} ms, ratio {fig_only / naive:.2f}, goal <= 1.05 [{mark(fig_only <= 1.05 * naive)}]")
+    print(f"figure + to_json (plotly's wire format): median {to_json:.2f} ms, baseline n/a, goal <= {GOAL_MS:.0f} ms "
+          f"[{mark(to_json <= GOAL_MS)}]")
+    return 0 if all(ok) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
