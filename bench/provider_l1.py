@@ -1,10 +1,10 @@
 """L1 hit through OhlcvDataProvider vs an L2 hit through it: the real Redis tier on an embedded server, and an
 in-process stand-in that only decodes (a lower bound for any L2).
 
-python bench/provider_l1.py   — prints median, baseline median, ratio, goal.
+python bench/provider_l1.py   — prints median, baseline median, ratio, goal; exits 1 when a goal is missed.
 """
 from __future__ import annotations
-import statistics, time
+import statistics, sys, time
 
 import numpy as np
 import pandas as pd
@@ -64,12 +64,14 @@ def main():
     l1 = median_us(lambda: with_l1.get_data("USDJPY", "M1", 1, "chart"))
     l2_read = median_us(lambda: l2_tier.read("USDJPY", "M1", NOW - pd.Timedelta(days=1), NOW), n=500)
     l2_provider = median_us(lambda: l2_only.get_data("USDJPY", "M1", 1, "chart"), n=100, repeat=3)
+    ok = [l2_read / l1 >= 10 and l1 <= 20, l2_provider / l1 >= 10]
     print(f"L1 hit through the provider: median {l1:.1f} µs; baseline (L2-like decode of 1,440 M1 bars, bare read) "
-          f"median {l2_read:.1f} µs; ratio {l2_read / l1:.1f}x; goal >= 10x and L1 <= 20 µs")
+          f"median {l2_read:.1f} µs; ratio {l2_read / l1:.1f}x; goal >= 10x and L1 <= 20 µs" + ("" if ok[0] else "  MISSED"))
     print(f"L1 hit through the provider: median {l1:.1f} µs; baseline (L2-like hit through the provider) "
-          f"median {l2_provider:.1f} µs; ratio {l2_provider / l1:.1f}x; goal >= 10x")
+          f"median {l2_provider:.1f} µs; ratio {l2_provider / l1:.1f}x; goal >= 10x" + ("" if ok[1] else "  MISSED"))
     with_l1.close(); l2_only.close()
-    real_redis_line(bars, l1)
+    ok.append(real_redis_line(bars, l1))
+    return 0 if all(ok) else 1
 
 
 def real_redis_line(bars, l1_us: float):
@@ -83,9 +85,11 @@ def real_redis_line(bars, l1_us: float):
         assert provider.get_data("USDJPY", "M1", 1, "chart")[1]["source"] == "redis"
         l2 = median_us(lambda: provider.get_data("USDJPY", "M1", 1, "chart"), n=200, repeat=5)
         provider.close()
+    ok = l2 / l1_us >= 10
     print(f"L1 hit through the provider: median {l1_us:.1f} µs; baseline (real Redis L2 hit through the provider) "
-          f"median {l2:.1f} µs; ratio {l2 / l1_us:.1f}x; goal >= 10x")
+          f"median {l2:.1f} µs; ratio {l2 / l1_us:.1f}x; goal >= 10x" + ("" if ok else "  MISSED"))
+    return ok
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,10 +1,10 @@
 """A replayed chart/analysis workload through OhlcvDataProvider with caches (L1 memory + a Redis stand-in + a lake
 stand-in) vs without caches (the live source only): cache hit ratio and live-source calls saved.
 
-python bench/workload_hit_ratio.py   — prints the figures, the baseline, the ratio and the goal.
+python bench/workload_hit_ratio.py   — prints the figures, the baseline, the ratio and the goal; exits 1 when a goal is missed.
 """
 from __future__ import annotations
-import functools, random, threading
+import functools, random, sys, threading
 
 import pandas as pd
 
@@ -94,12 +94,14 @@ def main():
     fewer = 1 - src.calls / base_src.calls
     print(f"workload: {n} requests, {len(PAIRS)} pairs x {len(REQUESTS)} request kinds, {USERS} users, "
           f"{STEPS * STEP} of simulated time")
-    print(f"cache hit ratio: {st['cache_hit_ratio']:.1%}; baseline (no caches) 0.0%; goal >= 95%")
+    ok = st["cache_hit_ratio"] >= 0.95, fewer >= 0.90
+    print(f"cache hit ratio: {st['cache_hit_ratio']:.1%}; baseline (no caches) 0.0%; goal >= 95%" + ("" if ok[0] else "  MISSED"))
     print(f"live-source calls: {src.calls}; baseline (no caches) {base_src.calls}; ratio {base_src.calls / max(src.calls, 1):.0f}x "
-          f"({fewer:.1%} fewer); goal >= 90% fewer")
+          f"({fewer:.1%} fewer); goal >= 90% fewer" + ("" if ok[1] else "  MISSED"))
     print("per step:", {k: (v["hits"], v["misses"], v["errors"]) for k, v in st["steps"].items()}, "(hits, misses, errors)")
     cached.close(); uncached.close()
+    return 0 if all(ok) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
