@@ -3,8 +3,8 @@ embedded Redis, L1) plus building the plotly figure. Goal <= 100 ms (the plan: 1
 
     python bench/chart.py
 Prints one line per figure: median, baseline median, ratio, goal; exits 1 when a goal is missed.
-The figure alone is held to the textbook figure's time (which has no overlays and the wrong, calendar-weekend
-breaks) within 5%: the noise of two medians of ~10 ms on this machine.
+The figure alone (with its overlays) is held to be faster than the textbook figure (no overlays, and the wrong,
+calendar-weekend breaks).
 """
 from __future__ import annotations
 import statistics, sys, tempfile, time, warnings
@@ -74,7 +74,7 @@ def main():
         print(f"chart {label}: median {ms:.1f} ms, baseline (plan budget) {plan:.0f} ms, ratio {plan / ms:.0f}x under, "
               f"goal <= {GOAL_MS:.0f} ms [{mark(ms <= GOAL_MS)}]")
     print(f"figure only ({len(df)} bars, with overlays): median {fig_only:.2f} ms, baseline (make_subplots + Series, no "
-          f"overlays) median {naive:.2f} ms, ratio {fig_only / naive:.2f}, goal <= 1.05 [{mark(fig_only <= 1.05 * naive)}]")
+          f"overlays) median {naive:.2f} ms, ratio {fig_only / naive:.2f}, goal < 1 [{mark(fig_only < naive)}]")
     print(f"figure + to_json (plotly's wire format): median {to_json:.2f} ms, baseline n/a, goal <= {GOAL_MS:.0f} ms "
           f"[{mark(to_json <= GOAL_MS)}]")
     return 0 if all(ok) else 1
