@@ -124,7 +124,7 @@ def _lake_health(stack: Stack, with_gaps: bool) -> dict:
     except Exception as e: return dict(status="UNREACHABLE", root=str(lake.root), error=scrub(e, stack.settings.secrets()))
     out = dict(status="OK", root=str(lake.root), series=len(cov), bytes=int(cov["bytes"].sum()) if len(cov) else 0,
                bars=int(cov["bars"].sum()) if len(cov) else 0, coverage=cov, gaps={},
-               corrupt_partitions=lake.corrupt_partitions())
+               corrupt_partitions=lake.corrupt_partitions(), upgrade=lake.upgrade_hint())
     if with_gaps and len(cov):
         out["gaps"] = {(s, tf): series_gaps(lake, s, tf, stack.calendar) for s, tf in zip(cov.symbol, cov.timeframe)}
         cov["missing"] = [sum(g[2] for g in out["gaps"][k]) for k in zip(cov.symbol, cov.timeframe)]

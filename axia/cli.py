@@ -432,6 +432,7 @@ def format_health(h: dict, list_gaps: bool = False) -> str:
             lines.append(f"  skipped a key that is not axia's: {safe_text(key)}" + (f" ({safe_text(why)})" if why else ""))
     lines += ["", f"Lake ({lk.get('root', '?')}): " + (f"{lk['series']} series, {lk['bars']:,} bars, {fmt_bytes(lk['bytes'])}"
                                                         if "series" in lk else f"UNREACHABLE — {lk.get('error')}")]
+    if lk.get("upgrade"): lines.append(f"  {lk['upgrade']}")
     if bad := lk.get("corrupt_partitions"):
         names = bad if isinstance(bad, (list, tuple)) else [bad]
         lines.append(f"  CORRUPT: {len(names)} partition(s) cannot be read — `axia collect` re-fetches what the source "

@@ -450,11 +450,27 @@ def test_optional_columns_of_an_early_layout_2_lake_are_read_then_rewritten(stor
                           for k in store.data_files()}
     assert levels() == {1} and len(store.data_files()) == 3
     assert_frame_equal(store.repo().load_ohlcv("USDJPY", "M1"), m1)
+    assert "`axia lake migrate` rewrites them" in store.repo().upgrade_hint()
     report = migrate_lake(store.root, endpoint_url=store.endpoint)
     assert (report["files_rewritten"], report["bars_moved"], report["corrupt"]) == (3, 0, [])
     assert levels() == {0}
     assert_frame_equal(store.repo().load_ohlcv("USDJPY", "M1"), m1)
     assert migrate_lake(store.root, endpoint_url=store.endpoint)["files_checked"] == 0   # current now: nothing to do
+    assert store.repo().upgrade_hint() is None
+
+
+def test_axia_info_says_an_early_layout_2_lake_would_gain_from_a_migration(tmp_path, monkeypatch, capsys):
+    from axia.cli import main
+    monkeypatch.setattr(lake, "ARROW_SCHEMA", lake._OPTIONAL_SCHEMA)
+    monkeypatch.setattr(lake, "LAYOUT", {k: v for k, v in lake.LAYOUT.items() if k != "columns"})
+    S3OhlcvDataRepository(tmp_path / "lake").save_ohlcv_data("USDJPY", "M1", bars("2026-10-05", "2026-10-06"))
+    monkeypatch.undo()
+    monkeypatch.setenv("AXIA_DATA_DIR", str(tmp_path)); monkeypatch.setenv("AXIA_REDIS_URL", "redis://127.0.0.1:1/0")
+    main(["info", "--no-gaps"])
+    assert "predate required columns (2026-12-01) — `axia lake migrate` rewrites them" in capsys.readouterr().out
+    migrate_lake(tmp_path / "lake")
+    main(["info", "--no-gaps"])
+    assert "axia lake migrate" not in capsys.readouterr().out
 
 
 def test_a_lake_newer_than_this_axia_is_not_migrated_down(tmp_path):

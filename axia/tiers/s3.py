@@ -775,6 +775,16 @@ def migrate_lake(root_or_repo: str | os.PathLike | S3OhlcvDataRepository,  # lak
     repo._layout_ok = False
     return report
 
+# %% ../../nbs/13_tiers.s3.ipynb #9e7e24b8
+@patch
+def upgrade_hint(self: S3OhlcvDataRepository) -> str | None:
+    "What `migrate_lake` would still do for this readable lake, in a line; None when nothing."
+    marker = self._read_marker()
+    if marker is None or marker == LAYOUT or marker.get("layout") != LAYOUT_VERSION: return None  # empty, current, or refused on read
+    if marker.get("state") == "migrating": return "a migration was interrupted — run `axia lake migrate` to finish it"
+    return ("its files predate required columns (2026-12-01) — `axia lake migrate` rewrites them in place, "
+            "and long reads decode about a third faster")
+
 # %% ../../nbs/13_tiers.s3.ipynb #f2201f95
 @patch
 def drop_from(self: S3OhlcvDataRepository,
