@@ -306,7 +306,8 @@ def test_the_console_script_resumes_the_gc_for_the_commands_work(tmp_path):
 def test_main_from_python_leaves_the_gc_alone(tmp_path, monkeypatch, capsys):
     import gc
     from axia.cli import main
+    from axia.core import fixed_clock
     monkeypatch.setenv("AXIA_DATA_DIR", str(tmp_path))
     frozen = gc.get_freeze_count()
-    assert main(["stop"]) == 0                    # past argparse: the modules are loaded, nothing is frozen
+    assert main(["stop"], clock=fixed_clock(TEST_NOW)) == 0                    # past argparse: the modules are loaded, nothing is frozen
     assert gc.isenabled() and gc.get_freeze_count() == frozen

@@ -325,6 +325,7 @@ def test_racing_first_readers_share_one_pool_and_a_forked_child_gets_its_own(tmp
     q = ctx.Queue()
     child = ctx.Process(target=lambda: q.put(len(S3OhlcvDataRepository(tmp_path).load_ohlcv("USDJPY", "M1"))))
     child.start(); child.join(60)
+    if child.is_alive(): child.kill(); child.join()      # hung on the parent's threads: fail, leave nothing behind
     assert child.exitcode == 0 and q.get(timeout=5) == len(df)   # the parent's threads are not in the child
 
 
@@ -461,15 +462,18 @@ def test_optional_columns_of_an_early_layout_2_lake_are_read_then_rewritten(stor
 
 def test_axia_info_says_an_early_layout_2_lake_would_gain_from_a_migration(tmp_path, monkeypatch, capsys):
     from axia.cli import main
+    from axia.core import fixed_clock
+    from conftest import TEST_NOW
+    at = fixed_clock(TEST_NOW)                         # the test instant, not the wall clock
     monkeypatch.setattr(lake, "ARROW_SCHEMA", lake._OPTIONAL_SCHEMA)
     monkeypatch.setattr(lake, "LAYOUT", {k: v for k, v in lake.LAYOUT.items() if k != "columns"})
     S3OhlcvDataRepository(tmp_path / "lake").save_ohlcv_data("USDJPY", "M1", bars("2026-10-05", "2026-10-06"))
     monkeypatch.undo()
     monkeypatch.setenv("AXIA_DATA_DIR", str(tmp_path)); monkeypatch.setenv("AXIA_REDIS_URL", "redis://127.0.0.1:1/0")
-    main(["info", "--no-gaps"])
+    main(["info", "--no-gaps"], clock=at)
     assert "predate required columns (2026-12-01) — `axia lake migrate` rewrites them" in capsys.readouterr().out
     migrate_lake(tmp_path / "lake")
-    main(["info", "--no-gaps"])
+    main(["info", "--no-gaps"], clock=at)
     assert "axia lake migrate" not in capsys.readouterr().out
 
 
